@@ -1,0 +1,140 @@
+"""LightningDataModule for PTB-XL signals (12 leads, 10 s) with multi-label targets."""
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Callable, Mapping, Sequence
+
+import lightning as L
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, Dataset
+
+from ecgcls.data.ptbxl import derive_labels, load_database, make_splits, resolve_root
+from ecgcls.data.store import SignalStore
+
+log = logging.getLogger(__name__)
+
+#: A signal transform: (signal float32 (12, T) in mV, rng) -> signal (NaN allowed where unknown).
+SignalTransform = Callable[[np.ndarray, np.random.Generator], np.ndarray]
+
+
+class SignalDataset(Dataset):
+    """(signal, target) pairs from a :class:`SignalStore`.
+
+    ``transform`` gets a fresh generator per item: in training it is drawn from torch's RNG
+    (seeded per worker by Lightning, so re-drawn every epoch yet reproducible); in evaluation
+    it is fixed by ``eval_seed`` and the item index so every evaluation sees the same inputs.
+    """
+
+    def __init__(self, store: SignalStore, ids: np.ndarray, targets: np.ndarray,
+                 transform: SignalTransform | None = None, eval_seed: int | None = None) -> None:
+        if len(ids) != len(targets):
+            raise ValueError(f"{len(ids)} ids but {len(targets)} target rows")
+        self.store, self.ids, self.targets = store, np.asarray(ids), np.array(targets, dtype=np.float32)
+        self.transform, self.eval_seed = transform, eval_seed
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def rng(self, idx: int) -> np.random.Generator:
+        if self.eval_seed is not None:
+            return np.random.default_rng([self.eval_seed, idx])
+        return np.random.default_rng(int(torch.randint(0, 2**62, (1,)).item()))
+
+    def __getitem__(self, idx: int) -> tuple[torch.Tensor, torch.Tensor]:
+        x = self.store.get(int(self.ids[idx]))
+        if self.transform is not None:
+            x = self.transform(x, self.rng(idx))
+        return torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)), torch.from_numpy(self.targets[idx])
+
+
+class PTBXLDataModule(L.LightningDataModule):
+    """PTB-XL signals split by ``strat_fold``.
+
+    Parameters
+    ----------
+    root, archive : str
+        A PTB-XL folder, or a ``.tar.xz`` pack unpacked once into ``cache_dir``.
+    fs : int
+        100 or 500 Hz.
+    task : str
+        Label set: superdiagnostic, subdiagnostic, rhythm, form or all.
+    folds : mapping
+        ``{"train": [...], "val": [...], "test": [...]}`` strat_fold numbers.
+    train_transform, eval_transform : callable
+        Optional signal transforms (e.g. layout / blackout simulation).
+    """
+
+    def __init__(self, root: str | None = None, archive: str | None = None, cache_dir: str = "~/.cache/ecgcls",
+                 fs: int = 100, task: str = "superdiagnostic",
+                 folds: Mapping[str, Sequence[int]] | None = None, min_class_count: int = 1,
+                 batch_size: int = 64, num_workers: int = 0, pin_memory: bool = False,
+                 train_transform: SignalTransform | None = None, eval_transform: SignalTransform | None = None,
+                 eval_seed: int = 1234, limit_records: int | None = None) -> None:
+        super().__init__()
+        self.root, self.archive, self.cache_dir = root, archive, cache_dir
+        self.fs, self.task, self.min_class_count = int(fs), task, min_class_count
+        self.folds = {k: [int(f) for f in v] for k, v in (folds or {"train": range(1, 9), "val": [9], "test": [10]}).items()}
+        self.batch_size, self.num_workers, self.pin_memory = batch_size, num_workers, pin_memory
+        self.train_transform, self.eval_transform, self.eval_seed = train_transform, eval_transform, eval_seed
+        self.limit_records = limit_records
+        self.classes: list[str] = []
+        self.splits: dict[str, np.ndarray] = {}
+        self._prepared = False
+
+    def prepare_data(self) -> None:
+        self._setup_once()
+
+    def setup(self, stage: str | None = None) -> None:
+        self._setup_once()
+
+    def _setup_once(self) -> None:
+        if self._prepared:
+            return
+        root = resolve_root(self.root, self.archive, self.cache_dir)
+        db = load_database(root)
+        labels = derive_labels(root, self.task, db=db, min_count=self.min_class_count)
+        self.store = SignalStore(root, self.fs, self.cache_dir)
+        labels = labels[labels.index.isin(self.store.ids)]
+        self.classes = list(labels.columns)
+        splits = make_splits(db, labels.index, self.folds)
+        if self.limit_records:
+            splits = {k: v[: self.limit_records] for k, v in splits.items()}
+        self.splits = splits
+        self.labels = labels
+        log.info("splits (folds %s): %s", self.folds, {k: len(v) for k, v in splits.items()})
+        self._prepared = True
+
+    def dataset(self, split: str) -> SignalDataset:
+        self._setup_once()
+        ids = self.splits[split]
+        targets = self.labels.loc[ids].to_numpy(np.float32)
+        if split == "train":
+            return SignalDataset(self.store, ids, targets, self.train_transform)
+        return SignalDataset(self.store, ids, targets, self.eval_transform, eval_seed=self.eval_seed)
+
+    def _loader(self, split: str, shuffle: bool) -> DataLoader:
+        return DataLoader(self.dataset(split), batch_size=self.batch_size, shuffle=shuffle,
+                          num_workers=self.num_workers, pin_memory=self.pin_memory,
+                          persistent_workers=self.num_workers > 0, drop_last=False)
+
+    def train_dataloader(self) -> DataLoader:
+        return self._loader("train", True)
+
+    def val_dataloader(self) -> DataLoader:
+        return self._loader("val", False)
+
+    def test_dataloader(self) -> DataLoader:
+        return self._loader("test", False)
+
+    def describe(self) -> dict:
+        """What a run used: root, rate, label set, classes, folds and split sizes (for metrics JSON)."""
+        self._setup_once()
+        return {"root": str(self.store.root), "fs": self.fs, "task": self.task, "classes": self.classes,
+                "folds": self.folds, "sizes": {k: int(len(v)) for k, v in self.splits.items()},
+                "split_ids": {k: [int(i) for i in v] for k, v in self.splits.items()}}
+
+    def save_split(self, path: str | Path) -> None:
+        Path(path).write_text(json.dumps(self.describe(), indent=1))

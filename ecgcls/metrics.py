@@ -1,0 +1,110 @@
+"""Classification metrics (via torchmetrics) and plots.
+
+All functions take ``probs`` and ``targets`` as (N, C) arrays/tensors in [0, 1] and {0, 1}.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import torch
+from torchmetrics.functional.classification import (binary_auroc, binary_f1_score, binary_roc,
+                                                    multilabel_auroc)
+
+
+def _t(x) -> torch.Tensor:
+    return x.detach().float().cpu() if isinstance(x, torch.Tensor) else torch.as_tensor(np.asarray(x), dtype=torch.float32)
+
+
+def per_class_auroc(probs, targets) -> np.ndarray:
+    """AUROC per class; NaN for a class whose targets are all one value (undefined)."""
+    p, y = _t(probs), _t(targets).int()
+    out = np.full(p.shape[1], np.nan)
+    for c in range(p.shape[1]):
+        if 0 < int(y[:, c].sum()) < len(y):
+            out[c] = float(binary_auroc(p[:, c], y[:, c]))
+    return out
+
+
+def macro_auroc(probs, targets) -> float:
+    """Mean AUROC over the classes where it is defined (NaN if none)."""
+    per = per_class_auroc(probs, targets)
+    return float(np.nanmean(per)) if np.isfinite(per).any() else float("nan")
+
+
+def choose_thresholds(probs, targets, grid: Sequence[float] | None = None) -> np.ndarray:
+    """Per-class decision thresholds maximising F1 (choose them on validation data, never test)."""
+    p, y = _t(probs), _t(targets).int()
+    grid = np.linspace(0.02, 0.98, 49) if grid is None else np.asarray(grid)
+    out = np.full(p.shape[1], 0.5)
+    for c in range(p.shape[1]):
+        if int(y[:, c].sum()) == 0:
+            continue
+        f1 = [float(binary_f1_score(p[:, c], y[:, c], threshold=float(t))) for t in grid]
+        out[c] = float(grid[int(np.argmax(f1))])
+    return out
+
+
+def report(probs, targets, classes: Sequence[str], thresholds: Sequence[float] | None = None) -> dict:
+    """Macro / per-class AUROC and F1 at the given thresholds, as a JSON-able dict."""
+    p, y = _t(probs), _t(targets).int()
+    thr = np.full(p.shape[1], 0.5) if thresholds is None else np.asarray(thresholds, dtype=float)
+    auc = per_class_auroc(p, y)
+    f1 = np.array([float(binary_f1_score(p[:, c], y[:, c], threshold=float(thr[c]))) for c in range(p.shape[1])])
+    return {
+        "n": int(len(p)),
+        "macro_auroc": float(np.nanmean(auc)) if np.isfinite(auc).any() else None,
+        "macro_f1": float(f1.mean()),
+        "per_class": {c: {"auroc": (None if np.isnan(auc[i]) else float(auc[i])), "f1": float(f1[i]),
+                          "threshold": float(thr[i]), "positives": int(y[:, i].sum())}
+                      for i, c in enumerate(classes)},
+    }
+
+
+def plot_roc(probs, targets, classes: Sequence[str], path: str | Path, title: str = "ROC") -> Path:
+    """Save one ROC curve per class (with its AUROC in the legend) as a PNG."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    p, y = _t(probs), _t(targets).int()
+    fig, ax = plt.subplots(figsize=(5.5, 5), dpi=120)
+    for c, name in enumerate(classes):
+        if not 0 < int(y[:, c].sum()) < len(y):
+            continue
+        fpr, tpr, _ = binary_roc(p[:, c], y[:, c])
+        ax.plot(fpr.numpy(), tpr.numpy(), lw=1.4, label=f"{name} ({float(binary_auroc(p[:, c], y[:, c])):.3f})")
+    ax.plot([0, 1], [0, 1], "k:", lw=0.8)
+    ax.set(xlabel="false positive rate", ylabel="true positive rate", title=title, xlim=(0, 1), ylim=(0, 1.01))
+    ax.legend(loc="lower right", fontsize=7)
+    fig.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path)
+    plt.close(fig)
+    return path
+
+
+def plot_bars(values: dict[str, float], path: str | Path, title: str, ylabel: str = "macro AUROC") -> Path:
+    """A labelled bar chart (e.g. per-layout AUROC) saved as a PNG."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(max(4, 0.8 * len(values) + 2), 3.5), dpi=120)
+    names, vals = list(values), [values[k] for k in values]
+    bars = ax.bar(names, vals, color="#4477aa")
+    for b, v in zip(bars, vals):
+        ax.text(b.get_x() + b.get_width() / 2, v, f"{v:.3f}", ha="center", va="bottom", fontsize=7)
+    ax.set(ylabel=ylabel, title=title, ylim=(min(0.5, min(vals) - 0.05), 1.0))
+    plt.setp(ax.get_xticklabels(), rotation=30, ha="right", fontsize=8)
+    fig.tight_layout()
+    path = Path(path)
+    fig.savefig(path)
+    plt.close(fig)
+    return path
+
+
+__all__ = ["per_class_auroc", "macro_auroc", "choose_thresholds", "report", "plot_roc", "plot_bars",
+           "multilabel_auroc"]

@@ -1,0 +1,87 @@
+"""The training job behind ``train.py``: instantiate from a Hydra config, fit, test, write results."""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import platform
+import time
+from pathlib import Path
+
+import hydra
+import lightning as L
+import torch
+from omegaconf import DictConfig, OmegaConf
+
+from ecgcls import metrics as M
+
+log = logging.getLogger(__name__)
+
+
+def _instantiate_group(cfg: DictConfig | None) -> list:
+    out = []
+    for _, sub in (cfg or {}).items():
+        if isinstance(sub, DictConfig) and "_target_" in sub:
+            out.append(hydra.utils.instantiate(sub))
+    return out
+
+
+def _configure_wandb(cfg: DictConfig) -> None:
+    """W&B runs offline unless the config turns it online; never touch the network otherwise."""
+    wb = (cfg.get("logger") or {}).get("wandb")
+    if wb is None:
+        return
+    if wb.get("offline", True):
+        os.environ["WANDB_MODE"] = "offline"
+    elif not os.environ.get("WANDB_API_KEY"):
+        raise RuntimeError("logger.wandb.offline=false needs WANDB_API_KEY in the environment "
+                           "(or keep the default offline mode and `wandb sync` later)")
+
+
+def train(cfg: DictConfig) -> dict:
+    """Fit ``cfg.model`` on ``cfg.data``, test the best checkpoint, write metrics.json + roc.png.
+
+    Returns the metrics dict that is also written to ``<output_dir>/metrics.json``.
+    """
+    t0 = time.time()
+    out_dir = Path(cfg.paths.output_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    L.seed_everything(cfg.seed, workers=True)
+    _configure_wandb(cfg)
+    torch.set_num_threads(max(1, torch.get_num_threads()))
+
+    dm = hydra.utils.instantiate(cfg.data)
+    dm.prepare_data()
+    dm.setup("fit")
+    model = hydra.utils.instantiate(cfg.model, classes=dm.classes)
+    loggers = _instantiate_group(cfg.get("logger"))
+    callbacks = _instantiate_group(cfg.get("callbacks"))
+    trainer: L.Trainer = hydra.utils.instantiate(cfg.trainer, logger=loggers or False, callbacks=callbacks)
+    for lg in loggers:
+        lg.log_hyperparams(OmegaConf.to_container(cfg, resolve=True))
+
+    trainer.fit(model, datamodule=dm, ckpt_path=cfg.get("ckpt_path"))
+    fit_s = time.time() - t0
+
+    result: dict = {"seed": cfg.seed, "fit_seconds": round(fit_s, 1), "data": dm.describe(),
+                    "model": cfg.model.net.name if "net" in cfg.model else str(cfg.model._target_),
+                    "torch": torch.__version__, "host": platform.node()}
+    result["data"].pop("split_ids")
+    dm.save_split(out_dir / "split.json")
+    if cfg.get("test"):
+        ckpt = None
+        if not trainer.fast_dev_run and trainer.checkpoint_callback is not None:
+            ckpt = trainer.checkpoint_callback.best_model_path or None
+        trainer.test(model, datamodule=dm, ckpt_path=ckpt, weights_only=False)
+        result["best_checkpoint"] = ckpt
+        result["test"] = model.test_report
+        M.plot_roc(model.test_probs, model.test_targets, dm.classes, out_dir / "roc_test.png",
+                   title=f"test ROC ({result['model']}, macro AUROC {model.test_report['macro_auroc']:.3f})"
+                   if model.test_report["macro_auroc"] is not None else "test ROC")
+    result["wall_seconds"] = round(time.time() - t0, 1)
+    (out_dir / "metrics.json").write_text(json.dumps(result, indent=1))
+    log.info("wrote %s", out_dir / "metrics.json")
+    if "test" in result:
+        log.info("test macro AUROC %.4f, macro F1 %.4f (n=%d)", result["test"]["macro_auroc"] or float("nan"),
+                 result["test"]["macro_f1"], result["test"]["n"])
+    return result
