@@ -1,0 +1,49 @@
+"""End-to-end: train.py's Hydra entry point with fast_dev_run, CSV and offline W&B loggers."""
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def run_train(tmp_path: Path, cache_dir: Path, *overrides: str) -> Path:
+    out = tmp_path / "run"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("WANDB_")}
+    env["WANDB_SILENT"] = "true"
+    cmd = [sys.executable, "train.py", "trainer=fast_dev_run", f"paths.cache_dir={cache_dir}",
+           f"hydra.run.dir={out}", *overrides]
+    proc = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    return out
+
+
+def test_fast_dev_run_writes_metrics_and_roc(tmp_path, ptbxl_root, cache_dir):
+    out = run_train(tmp_path, cache_dir, "model=cnn1d", "data=ptbxl_mini", f"data.root={ptbxl_root}", "seed=7")
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["seed"] == 7
+    assert metrics["data"]["classes"] == ["NORM", "MI", "STTC", "CD", "HYP"]
+    assert metrics["data"]["folds"] == {"train": [10], "val": [8, 9], "test": [1, 2, 3, 4, 5, 6, 7]}
+    assert set(metrics["test"]["per_class"]) == {"NORM", "MI", "STTC", "CD", "HYP"}
+    assert (out / "roc_test.png").stat().st_size > 5000
+    split = json.loads((out / "split.json").read_text())
+    assert not set(split["split_ids"]["train"]) & set(split["split_ids"]["test"])
+    assert (out / ".hydra" / "config.yaml").is_file()  # full config, seed included, recorded by Hydra
+
+
+def test_wandb_logger_runs_offline(tmp_path, ptbxl_root, cache_dir):
+    pytest.importorskip("wandb")
+    out = run_train(tmp_path, cache_dir, "logger=wandb", f"data.root={ptbxl_root}")
+    runs = list((out / "wandb").glob("offline-run-*"))
+    assert runs, f"no offline W&B run under {out / 'wandb'}"
+    assert (out / "metrics.json").is_file()
+
+
+def test_bad_config_is_rejected(tmp_path, cache_dir):
+    proc = subprocess.run([sys.executable, "train.py", "model=nonexistent", f"hydra.run.dir={tmp_path}"],
+                          cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert proc.returncode != 0
+    assert "nonexistent" in proc.stderr + proc.stdout
