@@ -1,0 +1,379 @@
+"""Draw a paper ECG page from a 12-lead signal, with exact ground truth.
+
+The page is drawn with OpenCV (anti-aliased, sub-pixel polylines) on a cached grid background.
+Ground truth is kept alongside: a per-lead ink bitmask, the image (x, y) of every signal sample,
+lead-region / lead-name / calibration boxes and the :class:`~ecgcls.geometry.PageGeometry`.
+Geometric artifacts (``ecgcls.render.artifacts``) update all of it through one homography.
+
+Image arrays are RGB uint8 (H, W, 3) indexed (row, col) = (y, x); points are (x, y) in pixels.
+"""
+from __future__ import annotations
+
+import functools
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Sequence
+
+import cv2
+import numpy as np
+
+from ecgcls.geometry import Layout, PageGeometry, Segment, get_layout, page_geometry
+from ecgcls.types import LEADS
+
+#: bit index in :attr:`RenderedPage.mask` for calibration pulses and for other ink (text, separators)
+CAL_BIT, TEXT_BIT = 12, 13
+
+#: (major 5 mm line, minor 1 mm line, paper) RGB colours of common ECG papers
+GRID_COLORS: dict[str, tuple[tuple[int, int, int], tuple[int, int, int], tuple[int, int, int]]] = {
+    "red": ((236, 130, 130), (248, 200, 200), (255, 252, 250)),
+    "pink": ((240, 160, 190), (250, 215, 228), (255, 253, 253)),
+    "orange": ((240, 160, 100), (250, 214, 180), (255, 252, 246)),
+    "green": ((120, 190, 140), (200, 232, 208), (250, 255, 250)),
+    "blue": ((130, 160, 230), (205, 218, 248), (250, 252, 255)),
+    "gray": ((150, 150, 150), (212, 212, 212), (255, 255, 255)),
+    "none": ((255, 255, 255), (255, 255, 255), (255, 255, 255)),
+}
+
+DEVICES = ("CardioStar 12 v3.1", "MAC 5500 HD", "PageWriter TC50", "ELI 280", "CS-12 E", "AT-102 plus")
+
+
+@dataclass
+class RenderConfig:
+    """Everything that decides how a page looks (all choices explicit, so a page is reproducible)."""
+
+    layout: str = "3x4+II"
+    rhythm_lead: str | None = None
+    paper: str = "letter"
+    dpi: float = 200.0
+    speed_mm_s: float = 25.0
+    gain_mm_mv: float = 10.0
+    grid: str = "red"
+    minor_grid: bool = True
+    ink: tuple[int, int, int] = (0, 0, 0)
+    line_width_mm: float = 0.25
+    labels: bool = True
+    separators: bool = True
+    calibration: bool = True
+    header: bool = True
+    artifacts: tuple[str, ...] = ()
+    artifact_strength: float = 1.0
+
+    def __post_init__(self) -> None:
+        if self.grid not in GRID_COLORS:
+            raise ValueError(f"unknown grid colour {self.grid!r}; choose from {', '.join(GRID_COLORS)}")
+        if not 50 <= self.dpi <= 1200:
+            raise ValueError(f"dpi {self.dpi} outside 50..1200")
+        if self.speed_mm_s <= 0 or self.gain_mm_mv <= 0:
+            raise ValueError("speed_mm_s and gain_mm_mv must be positive")
+        self.artifacts = tuple(self.artifacts)
+        self.ink = tuple(int(c) for c in self.ink)
+
+    @classmethod
+    def random(cls, rng: np.random.Generator, layouts: Sequence[str] | None = None,
+               artifacts: Sequence[str] | None = None, dpi: Sequence[float] = (150, 200, 300),
+               artifact_prob: float = 0.5) -> "RenderConfig":
+        """A random but plausible page (each artifact of ``artifacts`` included with ``artifact_prob``)."""
+        from ecgcls.geometry import LAYOUTS
+        from ecgcls.render.artifacts import ARTIFACTS
+
+        layouts = list(layouts or LAYOUTS)
+        arts = list(ARTIFACTS if artifacts is None else artifacts)
+        chosen = tuple(a for a in arts if rng.random() < artifact_prob)
+        ink_dark = int(rng.integers(0, 60))
+        return cls(layout=str(rng.choice(layouts)), paper=str(rng.choice(["letter", "a4"])),
+                   dpi=float(rng.choice(list(dpi))), speed_mm_s=25.0 if rng.random() < 0.9 else 50.0,
+                   gain_mm_mv=float(rng.choice([10.0, 10.0, 10.0, 5.0, 20.0])),
+                   grid=str(rng.choice(["red", "red", "pink", "orange", "green", "blue", "gray", "none"])),
+                   minor_grid=bool(rng.random() < 0.85),
+                   ink=(ink_dark, ink_dark, int(min(255, ink_dark + rng.integers(0, 80)))),
+                   line_width_mm=float(rng.uniform(0.15, 0.4)), labels=bool(rng.random() < 0.95),
+                   separators=bool(rng.random() < 0.7), header=bool(rng.random() < 0.9),
+                   artifacts=chosen, artifact_strength=float(rng.uniform(0.4, 1.0)))
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class SegmentTruth:
+    """Where one printed segment's samples landed: ``xy`` (n, 2) image px of samples ``start..start+n``."""
+
+    lead: str
+    label: str
+    row: int
+    t_start: float
+    t_end: float
+    fs: float
+    start: int
+    xy: np.ndarray
+    values_mv: np.ndarray
+
+    @property
+    def lead_idx(self) -> int:
+        return LEADS.index(self.lead)
+
+    def columns(self) -> tuple[np.ndarray, np.ndarray]:
+        """Per-column truth: integer x columns the segment spans and the trace's y there (px).
+
+        Valid while x increases monotonically with time (no rotation beyond ~45°).
+        """
+        x, y = self.xy[:, 0], self.xy[:, 1]
+        order = np.argsort(x, kind="stable")
+        cols = np.arange(int(np.ceil(x.min())), int(np.floor(x.max())) + 1)
+        return cols, np.interp(cols, x[order], y[order])
+
+    def to_dict(self, with_points: bool = True) -> dict:
+        d = {"lead": self.lead, "label": self.label, "row": self.row, "t_start": self.t_start,
+             "t_end": self.t_end, "duration_s": self.t_end - self.t_start, "fs": self.fs, "start": self.start,
+             "n": int(len(self.xy))}
+        if with_points:
+            d["xy"] = np.round(self.xy, 3).tolist()
+        return d
+
+
+@dataclass
+class Box:
+    """Axis-aligned box in image px, (x0, y0, x1, y1); ``kind`` is 'lead', 'label' or 'calibration'."""
+
+    kind: str
+    lead: str | None
+    row: int
+    xyxy: tuple[float, float, float, float]
+
+    def to_dict(self) -> dict:
+        return {"kind": self.kind, "lead": self.lead, "row": self.row, "xyxy": [round(v, 2) for v in self.xyxy]}
+
+
+@dataclass
+class RenderedPage:
+    """A drawn page and its truth.
+
+    ``mask``: uint16 (H, W); bit ``k`` (k < 12) set where lead ``LEADS[k]``'s ink lies (overlapping
+    leads keep both bits), bit 12 calibration pulses, bit 13 text and separators.
+    """
+
+    image: np.ndarray
+    mask: np.ndarray
+    geometry: PageGeometry
+    layout: Layout
+    segments: list[SegmentTruth]
+    boxes: list[Box]
+    config: RenderConfig
+    record_id: str = ""
+    header_text: list[str] = field(default_factory=list)
+
+    def lead_mask(self, lead: str | int) -> np.ndarray:
+        """Boolean (H, W) ink mask of one lead."""
+        k = lead if isinstance(lead, int) else LEADS.index(lead)
+        return (self.mask >> k) & 1 == 1
+
+    def trace_mask(self) -> np.ndarray:
+        """Boolean (H, W): ink of any lead (the image ensemble's stage-1 input)."""
+        return (self.mask & ((1 << 12) - 1)) != 0
+
+    def to_json(self, with_points: bool = True) -> dict:
+        return {"record_id": self.record_id, "layout": self.layout.to_dict(), "geometry": self.geometry.to_dict(),
+                "config": self.config.to_dict(), "image_size": list(self.image.shape[:2]),
+                "segments": [s.to_dict(with_points) for s in self.segments],
+                "boxes": [b.to_dict() for b in self.boxes], "header": self.header_text,
+                "mask_bits": {**{lead: i for i, lead in enumerate(LEADS)}, "calibration": CAL_BIT, "text": TEXT_BIT}}
+
+    def yolo_lines(self) -> list[str]:
+        """YOLO txt rows: class = lead index (lead boxes) or 12 + lead index (name boxes), 24 = calibration."""
+        h, w = self.image.shape[:2]
+        out = []
+        for b in self.boxes:
+            cls = {"lead": 0, "label": 12}.get(b.kind, 24) + (LEADS.index(b.lead) if b.lead and b.kind != "calibration" else 0)
+            x0, y0, x1, y1 = np.clip(b.xyxy, 0, [w, h, w, h])
+            if x1 - x0 < 1 or y1 - y0 < 1:
+                continue
+            out.append(f"{cls} {(x0 + x1) / 2 / w:.6f} {(y0 + y1) / 2 / h:.6f} {(x1 - x0) / w:.6f} {(y1 - y0) / h:.6f}")
+        return out
+
+    def save(self, out_dir: str | Path, stem: str, jpeg_quality: int | None = None) -> dict[str, str]:
+        """Write ``stem.png|jpg`` (picture), ``stem.json`` (truth), ``stem_mask.png`` (16-bit bitmask),
+        ``stem.txt`` (YOLO boxes). Returns the written paths."""
+        out_dir = Path(out_dir)
+        out_dir.mkdir(parents=True, exist_ok=True)
+        bgr = cv2.cvtColor(self.image, cv2.COLOR_RGB2BGR)
+        img_path = out_dir / (f"{stem}.jpg" if jpeg_quality else f"{stem}.png")
+        params = [cv2.IMWRITE_JPEG_QUALITY, int(jpeg_quality)] if jpeg_quality else [cv2.IMWRITE_PNG_COMPRESSION, 1]
+        if not cv2.imwrite(str(img_path), bgr, params):
+            raise OSError(f"{img_path}: could not write image")
+        mask_path = out_dir / f"{stem}_mask.png"
+        cv2.imwrite(str(mask_path), self.mask, [cv2.IMWRITE_PNG_COMPRESSION, 1])
+        json_path = out_dir / f"{stem}.json"
+        json_path.write_text(json.dumps(self.to_json()))
+        yolo_path = out_dir / f"{stem}.txt"
+        yolo_path.write_text("\n".join(self.yolo_lines()) + "\n")
+        return {"image": str(img_path), "mask": str(mask_path), "truth": str(json_path), "yolo": str(yolo_path)}
+
+
+# ----------------------------------------------------------------------------------------------------
+@functools.lru_cache(maxsize=16)
+def _grid_background(h: int, w: int, px_per_mm: float, origin_px: tuple[float, float], grid: str,
+                     minor: bool) -> np.ndarray:
+    """Paper with 1 mm / 5 mm grid (read-only, cached: pages of one kind reuse it)."""
+    major_c, minor_c, paper_c = GRID_COLORS[grid]
+    img = np.empty((h, w, 3), np.uint8)
+    img[:] = paper_c
+    if grid != "none":
+        ox, oy = origin_px
+        major_w = max(1, int(round(0.2 * px_per_mm)))
+        for step_mm, color, width, on in ((1.0, minor_c, 1, minor), (5.0, major_c, major_w, True)):
+            if not on:
+                continue
+            step = step_mm * px_per_mm
+            xs = ox + step * np.arange(int(np.floor(-ox / step)), int((w - ox) / step) + 1)
+            ys = oy + step * np.arange(int(np.floor(-oy / step)), int((h - oy) / step) + 1)
+            for d in range(width):
+                cx = np.clip(np.round(xs).astype(int) + d, 0, w - 1)
+                cy = np.clip(np.round(ys).astype(int) + d, 0, h - 1)
+                img[:, cx] = color
+                img[cy, :] = color
+    img.setflags(write=False)
+    return img
+
+
+def _poly(img: np.ndarray, pts: np.ndarray, color, thickness: int, aa: bool) -> None:
+    """Draw an open polyline with 4-bit sub-pixel precision."""
+    p = np.round(pts * 16).astype(np.int32).reshape(-1, 1, 2)
+    cv2.polylines(img, [p], False, color, thickness, cv2.LINE_AA if aa else cv2.LINE_8, shift=4)
+
+
+def _stamp(mask: np.ndarray, pts: np.ndarray, thickness: int, bit: int) -> None:
+    """OR ``1 << bit`` into ``mask`` where a polyline of ``thickness`` through ``pts`` lies (local patch)."""
+    h, w = mask.shape
+    pad = thickness + 2
+    x0 = max(0, int(np.floor(pts[:, 0].min())) - pad)
+    y0 = max(0, int(np.floor(pts[:, 1].min())) - pad)
+    x1 = min(w, int(np.ceil(pts[:, 0].max())) + pad + 1)
+    y1 = min(h, int(np.ceil(pts[:, 1].max())) + pad + 1)
+    if x1 <= x0 or y1 <= y0:
+        return
+    patch = np.zeros((y1 - y0, x1 - x0), np.uint8)
+    _poly(patch, pts - (x0, y0), 1, thickness, aa=False)
+    mask[y0:y1, x0:x1] |= patch.astype(np.uint16) << bit
+
+
+def _finite_runs(v: np.ndarray) -> list[tuple[int, int]]:
+    ok = np.isfinite(v)
+    if ok.all():
+        return [(0, len(v))]
+    d = np.diff(np.concatenate([[0], ok.astype(np.int8), [0]]))
+    return list(zip(np.flatnonzero(d == 1), np.flatnonzero(d == -1)))
+
+
+def _header_lines(rng: np.random.Generator, record_id: str, cfg: RenderConfig, geom: PageGeometry) -> list[str]:
+    sex = rng.choice(["M", "F"])
+    hr, pr, qrs, qt = int(rng.integers(48, 130)), int(rng.integers(120, 220)), int(rng.integers(70, 130)), int(rng.integers(320, 460))
+    qtc = int(qt / np.sqrt(60.0 / hr))
+    return [f"ID: {record_id or int(rng.integers(1e5, 1e6))}   Age: {int(rng.integers(18, 95))}   Sex: {sex}   "
+            f"{int(rng.integers(1, 29)):02d}-{int(rng.integers(1, 13)):02d}-{int(rng.integers(1990, 2026))} "
+            f"{int(rng.integers(0, 24)):02d}:{int(rng.integers(0, 60)):02d}",
+            f"Vent rate {hr} BPM   PR {pr} ms   QRS {qrs} ms   QT/QTc {qt}/{qtc} ms   "
+            f"P-R-T axes {int(rng.integers(-30, 90))} {int(rng.integers(-30, 100))} {int(rng.integers(-30, 90))}",
+            f"{cfg.speed_mm_s:g} mm/s   {cfg.gain_mm_mv:g} mm/mV   0.05-150 Hz   {rng.choice(DEVICES)}"]
+
+
+def render(signal: np.ndarray, fs: float, config: RenderConfig | None = None,
+           rng: np.random.Generator | int | None = 0, record_id: str = "") -> RenderedPage:
+    """Render a 12-lead record onto a paper ECG page.
+
+    Parameters
+    ----------
+    signal : float array (12, T)
+        mV, leads in :data:`ecgcls.LEADS` order, at least ``window_s`` long (10 s at 25 mm/s).
+        NaN samples are left blank on the page.
+    fs : float
+        Sampling rate, Hz.
+    config : RenderConfig
+        Layout, paper, scale, colours and artifacts.
+    rng : Generator or int
+        Seed for header text and artifacts; the same seed gives identical bytes.
+    """
+    cfg = config or RenderConfig()
+    rng = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
+    signal = np.asarray(signal, dtype=np.float64)
+    if signal.ndim != 2 or signal.shape[0] != 12:
+        raise ValueError(f"render: signal must have shape (12, T) in LEADS order, got {signal.shape}")
+    layout = get_layout(cfg.layout, cfg.rhythm_lead)
+    geom = page_geometry(cfg.paper, layout, dpi=cfg.dpi, speed_mm_s=cfg.speed_mm_s, gain_mm_mv=cfg.gain_mm_mv)
+    layout = layout.scaled(geom.window_s)
+    need = int(round(layout.duration_s * fs))
+    if signal.shape[1] < need:
+        raise ValueError(f"render: layout {layout.name} at {cfg.speed_mm_s} mm/s shows {layout.duration_s:g} s "
+                         f"({need} samples at {fs:g} Hz) but the signal has {signal.shape[1]}")
+    ppm = geom.px_per_mm
+    h, w = geom.page_size_px
+    ox, oy = geom.grid_origin_mm()
+    img = _grid_background(h, w, ppm, (ox * ppm, oy * ppm), cfg.grid, cfg.minor_grid).copy()
+    mask = np.zeros((h, w), np.uint16)
+    ink = cfg.ink
+    thick = max(1, int(round(cfg.line_width_mm * ppm)))
+    segments: list[SegmentTruth] = []
+    boxes: list[Box] = []
+    pitch_px = geom.row_pitch_mm * ppm
+
+    for seg in layout.segments:
+        a = int(round(seg.t_start * fs))
+        b = min(signal.shape[1], int(round(seg.t_end * fs)) + 1)  # +1: join neighbouring segments
+        vals = signal[seg.lead_idx, a:b]
+        pts = geom.segment_points_page(seg, np.nan_to_num(vals), fs)
+        for r0, r1 in _finite_runs(vals):
+            if r1 - r0 >= 2:
+                _poly(img, pts[r0:r1], ink, thick, aa=True)
+                _stamp(mask, pts[r0:r1], thick, seg.lead_idx)
+        xy = pts.copy()
+        xy[~np.isfinite(vals)] = np.nan
+        segments.append(SegmentTruth(seg.lead, seg.label, seg.row, seg.t_start, seg.t_end, fs, a, xy,
+                                     vals.astype(np.float32)))
+        base = geom.mv_to_y_px(0.0, seg.row)
+        x0, x1 = float(geom.t_to_x_px(seg.x_t)), float(geom.t_to_x_px(seg.x_t + seg.t_end - seg.t_start))
+        boxes.append(Box("lead", seg.lead, seg.row, (x0, float(base - 0.55 * pitch_px), x1, float(base + 0.45 * pitch_px))))
+        if cfg.labels:
+            scale = 3.2 * ppm / 22.0  # Hershey simplex is ~22 px tall at scale 1: 3.2 mm letters
+            (tw, th), tb = cv2.getTextSize(seg.label, cv2.FONT_HERSHEY_SIMPLEX, scale, max(1, thick))
+            tx, ty = int(x0 + 1.2 * ppm), int(base - 0.30 * pitch_px)
+            cv2.putText(img, seg.label, (tx, ty), cv2.FONT_HERSHEY_SIMPLEX, scale, ink, max(1, thick), cv2.LINE_AA)
+            mask[max(0, ty - th):ty + tb, tx:tx + tw] |= np.uint16(1 << TEXT_BIT)
+            boxes.append(Box("label", seg.lead, seg.row, (float(tx), float(ty - th), float(tx + tw), float(ty + tb))))
+        if cfg.separators and seg.x_t > 0:
+            sep = np.array([[x0, base - 4.0 * ppm], [x0, base - 1.5 * ppm]])
+            _poly(img, sep, ink, thick, aa=True)
+            _stamp(mask, sep, thick, TEXT_BIT)
+
+    if cfg.calibration:
+        w_p = 0.2 * cfg.speed_mm_s
+        for row in range(layout.n_rows):
+            xm, bm = geom.margin_mm[0] + 1.0, geom.baseline_mm(row)
+            hm = bm - 1.0 * cfg.gain_mm_mv
+            path = np.array([[xm, bm], [xm + 1, bm], [xm + 1, hm], [xm + 1 + w_p, hm], [xm + 1 + w_p, bm],
+                             [xm + 2 + w_p, bm]]) * ppm
+            _poly(img, path, ink, thick, aa=True)
+            _stamp(mask, path, thick, CAL_BIT)
+            boxes.append(Box("calibration", None, row, ((xm + 1) * ppm, hm * ppm, (xm + 1 + w_p) * ppm, bm * ppm)))
+
+    header: list[str] = []
+    if cfg.header:
+        header = _header_lines(rng, record_id, cfg, geom)
+        scale = 2.6 * ppm / 22.0
+        for i, line in enumerate(header):
+            y = int((geom.margin_mm[1] + 5 + i * 6.0) * ppm)
+            if y > (geom.margin_mm[1] + geom.header_mm) * ppm:
+                break
+            org = (int(geom.margin_mm[0] * ppm), y)
+            cv2.putText(img, line, org, cv2.FONT_HERSHEY_SIMPLEX, scale, ink, max(1, thick - 1), cv2.LINE_AA)
+            (tw, th), tb = cv2.getTextSize(line, cv2.FONT_HERSHEY_SIMPLEX, scale, max(1, thick - 1))
+            mask[max(0, y - th):y + tb, org[0]:org[0] + tw] |= np.uint16(1 << TEXT_BIT)
+
+    page = RenderedPage(img, mask, geom, layout, segments, boxes, cfg, record_id, header)
+    if cfg.artifacts:
+        from ecgcls.render.artifacts import apply_artifacts
+        page = apply_artifacts(page, cfg.artifacts, rng, cfg.artifact_strength)
+    return page
+
+
+__all__ = ["RenderConfig", "RenderedPage", "SegmentTruth", "Box", "render", "GRID_COLORS", "CAL_BIT", "TEXT_BIT",
+           "Segment"]
