@@ -157,7 +157,7 @@ class PageGeometry:
     dpi: float = 200.0
     speed_mm_s: float = 25.0
     gain_mm_mv: float = 10.0
-    margin_mm: tuple[float, float, float, float] = (8.0, 8.0, 8.0, 8.0)
+    margin_mm: tuple[float, float, float, float] = (6.0, 8.0, 6.0, 8.0)
     header_mm: float = 28.0
     cal_mm: float = 9.0
     n_rows: int = 4

@@ -242,19 +242,35 @@ def _poly(img: np.ndarray, pts: np.ndarray, color, thickness: int, aa: bool) -> 
     cv2.polylines(img, [p], False, color, thickness, cv2.LINE_AA if aa else cv2.LINE_8, shift=4)
 
 
-def _stamp(mask: np.ndarray, pts: np.ndarray, thickness: int, bit: int) -> None:
-    """OR ``1 << bit`` into ``mask`` where a polyline of ``thickness`` through ``pts`` lies (local patch)."""
+def _simplify(pts: np.ndarray, eps_px: float = 0.1) -> np.ndarray:
+    """Drop points that move the drawn stroke by < ``eps_px`` (Douglas-Peucker); the truth keeps every sample."""
+    if len(pts) < 8:
+        return pts
+    out = cv2.approxPolyDP(pts.astype(np.float32).reshape(-1, 1, 2), eps_px, False)
+    return out.reshape(-1, 2).astype(np.float64)
+
+
+def _ink(img: np.ndarray, mask: np.ndarray, pts: np.ndarray, color, thickness: int, bit: int) -> None:
+    """Draw one anti-aliased stroke through ``pts`` into ``img`` and OR ``1 << bit`` into ``mask`` where
+    the stroke covers at least half a pixel (i.e. darkens it by >= 50 %): the mask is exactly that ink.
+
+    The stroke is rasterised once, as coverage in a local patch, then alpha-blended into the image.
+    """
     h, w = mask.shape
-    pad = thickness + 2
+    pad = thickness + 3
     x0 = max(0, int(np.floor(pts[:, 0].min())) - pad)
     y0 = max(0, int(np.floor(pts[:, 1].min())) - pad)
     x1 = min(w, int(np.ceil(pts[:, 0].max())) + pad + 1)
     y1 = min(h, int(np.ceil(pts[:, 1].max())) + pad + 1)
     if x1 <= x0 or y1 <= y0:
         return
-    patch = np.zeros((y1 - y0, x1 - x0), np.uint8)
-    _poly(patch, pts - (x0, y0), 1, thickness, aa=False)
-    mask[y0:y1, x0:x1] |= patch.astype(np.uint16) << bit
+    cover = np.zeros((y1 - y0, x1 - x0), np.uint8)
+    _poly(cover, _simplify(pts) - (x0, y0), 255, thickness, aa=True)
+    on = cover > 0
+    a = cover[on].astype(np.uint16)[:, None]
+    region = img[y0:y1, x0:x1]
+    region[on] = ((region[on].astype(np.uint16) * (255 - a) + np.asarray(color, np.uint16) * a + 127) // 255).astype(np.uint8)
+    mask[y0:y1, x0:x1] |= (cover >= 128).astype(np.uint16) << bit
 
 
 def _finite_runs(v: np.ndarray) -> list[tuple[int, int]]:
@@ -323,8 +339,7 @@ def render(signal: np.ndarray, fs: float, config: RenderConfig | None = None,
         pts = geom.segment_points_page(seg, np.nan_to_num(vals), fs)
         for r0, r1 in _finite_runs(vals):
             if r1 - r0 >= 2:
-                _poly(img, pts[r0:r1], ink, thick, aa=True)
-                _stamp(mask, pts[r0:r1], thick, seg.lead_idx)
+                _ink(img, mask, pts[r0:r1], ink, thick, seg.lead_idx)
         xy = pts.copy()
         xy[~np.isfinite(vals)] = np.nan
         segments.append(SegmentTruth(seg.lead, seg.label, seg.row, seg.t_start, seg.t_end, fs, a, xy,
@@ -341,8 +356,7 @@ def render(signal: np.ndarray, fs: float, config: RenderConfig | None = None,
             boxes.append(Box("label", seg.lead, seg.row, (float(tx), float(ty - th), float(tx + tw), float(ty + tb))))
         if cfg.separators and seg.x_t > 0:
             sep = np.array([[x0, base - 4.0 * ppm], [x0, base - 1.5 * ppm]])
-            _poly(img, sep, ink, thick, aa=True)
-            _stamp(mask, sep, thick, TEXT_BIT)
+            _ink(img, mask, sep, ink, thick, TEXT_BIT)
 
     if cfg.calibration:
         w_p = 0.2 * cfg.speed_mm_s
@@ -351,8 +365,7 @@ def render(signal: np.ndarray, fs: float, config: RenderConfig | None = None,
             hm = bm - 1.0 * cfg.gain_mm_mv
             path = np.array([[xm, bm], [xm + 1, bm], [xm + 1, hm], [xm + 1 + w_p, hm], [xm + 1 + w_p, bm],
                              [xm + 2 + w_p, bm]]) * ppm
-            _poly(img, path, ink, thick, aa=True)
-            _stamp(mask, path, thick, CAL_BIT)
+            _ink(img, mask, path, ink, thick, CAL_BIT)
             boxes.append(Box("calibration", None, row, ((xm + 1) * ppm, hm * ppm, (xm + 1 + w_p) * ppm, bm * ppm)))
 
     header: list[str] = []

@@ -1,0 +1,23 @@
+"""The ``ecgcls`` command: ``ecgcls render ...`` (more sub-commands as the toolkit grows)."""
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="ecgcls", description="ECG picture toolkit")
+    sub = parser.add_subparsers(dest="command", required=True)
+    from ecgcls.render.cli import add_parser as add_render
+
+    add_render(sub)
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except (FileNotFoundError, ValueError) as exc:
+        print(f"ecgcls {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
