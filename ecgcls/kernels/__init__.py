@@ -1,0 +1,4 @@
+"""Attention kernels: a fused Triton varlen attention (GPU) with an exact PyTorch SDPA fallback."""
+from ecgcls.kernels.attention import BACKENDS, attention, attention_sdpa, key_padding_mask, triton_usable
+
+__all__ = ["BACKENDS", "attention", "attention_sdpa", "key_padding_mask", "triton_usable"]
