@@ -1,0 +1,141 @@
+"""Page geometry from pixels: ink vs. paper, skew angle, grid spacing (px per mm).
+
+All functions are pure: arrays in, numbers/arrays out. Images are RGB uint8 (H, W, 3).
+"""
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+
+def darkness(image: np.ndarray, bg_px: int = 31) -> np.ndarray:
+    """Relative darkness in [0, 1] (float32 (H, W)) against the local paper brightness.
+
+    Uses the brightest channel (coloured grid lines stay bright in their own colour, black ink does not),
+    divided by a local paper estimate (a grey dilation over ``bg_px``), so shadows and uneven light
+    cancel out.
+    """
+    v = image.max(axis=2) if image.ndim == 3 else image
+    v = v.astype(np.float32)
+    k = cv2.getStructuringElement(cv2.MORPH_RECT, (bg_px, bg_px))
+    bg = cv2.dilate(v, k)
+    bg = cv2.blur(bg, (bg_px, bg_px))
+    return np.clip(1.0 - v / np.maximum(bg, 1.0), 0.0, 1.0)
+
+
+def ink_threshold(dark: np.ndarray) -> float:
+    """Darkness above which a pixel is trace ink: Otsu among clearly non-paper pixels, kept in [0.3, 0.65]."""
+    vals = dark[dark > 0.15]
+    if vals.size < 100:
+        return 0.5
+    hist = np.histogram(vals, bins=64, range=(0.15, 1.0))[0].astype(np.float64)
+    centers = np.linspace(0.15, 1.0, 65)[:-1] + (0.85 / 128)
+    w0 = np.cumsum(hist)
+    w1 = w0[-1] - w0
+    m0 = np.cumsum(hist * centers) / np.maximum(w0, 1)
+    m1 = (np.sum(hist * centers) - np.cumsum(hist * centers)) / np.maximum(w1, 1)
+    t = float(centers[int(np.argmax(w0 * w1 * (m0 - m1) ** 2))])
+    return float(np.clip(t, 0.3, 0.65))
+
+
+def _rotate(img: np.ndarray, deg: float, border=0) -> np.ndarray:
+    h, w = img.shape[:2]
+    M = cv2.getRotationMatrix2D((w / 2, h / 2), deg, 1.0)
+    return cv2.warpAffine(img, M, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=border)
+
+
+def estimate_skew(dark: np.ndarray, max_deg: float = 8.0) -> float:
+    """Angle (degrees, OpenCV's sign convention) that makes grid lines and baselines horizontal.
+
+    Maximises the variance of the row-sum profile over candidate rotations of a downscaled
+    darkness image (coarse 0.25° steps, then 0.05°).
+    """
+    h, w = dark.shape
+    s = min(1.0, 900.0 / max(h, w))
+    small = cv2.resize(dark, (int(w * s), int(h * s)), interpolation=cv2.INTER_AREA)
+
+    def score(a: float) -> float:
+        prof = _rotate(small, a).sum(axis=1)
+        return float(np.var(np.diff(prof)))
+
+    coarse = np.arange(-max_deg, max_deg + 1e-9, 0.25)
+    best = coarse[int(np.argmax([score(a) for a in coarse]))]
+    fine = np.arange(best - 0.25, best + 0.25 + 1e-9, 0.05)
+    return float(fine[int(np.argmax([score(a) for a in fine]))])
+
+
+def deskew(image: np.ndarray, deg: float) -> np.ndarray:
+    """Rotate an RGB image by ``deg`` about its centre, filling with white."""
+    if abs(deg) < 1e-3:
+        return image
+    return _rotate(image, deg, border=(255, 255, 255))
+
+
+def _period(profile: np.ndarray, lo: float, hi: float) -> tuple[float, float]:
+    """Strongest period in [lo, hi] px of a 1-D profile, by autocorrelation (with its strength 0..1)."""
+    p = profile - profile.mean()
+    n = len(p)
+    f = np.fft.rfft(p, 2 * n)
+    ac = np.fft.irfft(f * np.conj(f))[:n]
+    if ac[0] <= 0:
+        return 0.0, 0.0
+    ac = ac / ac[0]
+    lo_i, hi_i = max(2, int(lo)), min(n // 3, int(np.ceil(hi)))
+    if hi_i <= lo_i + 2:
+        return 0.0, 0.0
+    seg = ac[lo_i:hi_i]
+    k = int(np.argmax(seg)) + lo_i
+    return float(k), float(ac[k])
+
+
+def _refine(profile: np.ndarray, period: float, mult: int = 10) -> float:
+    """Sub-pixel period: parabolic peak of the autocorrelation near ``mult`` periods, divided by ``mult``."""
+    p = profile - profile.mean()
+    n = len(p)
+    f = np.fft.rfft(p, 2 * n)
+    ac = np.fft.irfft(f * np.conj(f))[:n]
+    lag = int(round(period * mult))
+    if lag + 3 >= n // 2:
+        return period
+    win = max(2, int(period * 0.3))
+    a, b = lag - win, lag + win + 1
+    k = a + int(np.argmax(ac[a:b]))
+    y0, y1, y2 = ac[k - 1], ac[k], ac[k + 1]
+    den = y0 - 2 * y1 + y2
+    off = 0.5 * (y0 - y2) / den if den != 0 else 0.0
+    return float((k + off) / mult)
+
+
+def grid_spacing(image: np.ndarray, ink: np.ndarray | None = None, page_mm: tuple[float, float] = (100.0, 450.0)
+                 ) -> tuple[float | None, float | None, float]:
+    """Grid pitch as px per mm on (x, y), or None where no grid is seen, plus a strength in [0, 1].
+
+    The grid shows as faint periodic lines (coloured or grey): we take the darkness of non-ink pixels,
+    average it along each axis and find the period by autocorrelation. A 5 mm (major-only) period is
+    told from a 1 mm one by the page width it implies (``page_mm`` range).
+    """
+    dark = darkness(image)
+    if ink is not None:
+        dark = np.where(ink, 0.0, dark)
+    dark = np.where(dark > 0.6, 0.0, dark)  # leftover ink / text
+    h, w = dark.shape
+    out, strengths = [], []
+    for prof, size in ((dark.mean(axis=0), w), (dark.mean(axis=1), h)):
+        per, strength = _period(prof, 2.5, 70.0)
+        if per <= 0 or strength < 0.15:
+            out.append(None)
+            strengths.append(strength)
+            continue
+        ppm = None
+        for mm in (1.0, 5.0):
+            cand = per / mm
+            if page_mm[0] <= size / cand <= page_mm[1]:
+                ppm = cand
+                break
+        if ppm is not None:
+            for mult in (2, 5, 10, 25, 50):  # coarse-to-fine: each step's error stays inside the next window
+                if size > ppm * mult * 2.5:
+                    ppm = _refine(prof, ppm, mult=mult)
+        out.append(ppm)
+        strengths.append(strength)
+    return out[0], out[1], float(min(strengths))

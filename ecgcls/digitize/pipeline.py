@@ -1,0 +1,299 @@
+"""Picture → 12-lead signals with validity masks (the classical digitizer).
+
+Steps (each a pure function in :mod:`ecgcls.digitize.grid` / :mod:`ecgcls.digitize.trace`):
+
+1. darkness against the local paper brightness (cancels shadows), skew estimate and de-rotation;
+2. trace ink threshold; grid pitch by autocorrelation → px per mm on each axis
+   (fallbacks: calibration pulse height, then the page size);
+3. trace rows (baselines); for each row a Viterbi path through the ink runs of every column, which
+   keeps to the row's own trace where large amplitudes overlap the neighbours;
+4. calibration pulse (gain) and trace start per row;
+5. layout: every standard layout with that many rows (the same :data:`ecgcls.geometry.LAYOUTS` table the
+   renderer draws) is tried, and the one whose leads best satisfy Einthoven's and Goldberger's laws
+   (and repeat leads such as a rhythm strip agreeing with their segment) wins — lead names are not read;
+6. each printed segment is resampled onto a common 10 s timeline; NaN where nothing was printed or read.
+"""
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+
+from ecgcls.digitize.grid import darkness, deskew, estimate_skew, grid_spacing, ink_threshold
+from ecgcls.digitize.trace import find_rows, follow_trace
+from ecgcls.geometry import LAYOUTS, PAPER_SIZES_MM, Layout
+from ecgcls.types import LEADS, Record
+
+#: candidate layouts by number of trace rows
+LAYOUTS_BY_ROWS: dict[int, tuple[str, ...]] = {3: ("3x4", "cabrera"), 4: ("3x4+II", "cabrera+II"),
+                                               6: ("6x2", "3x4+3"), 12: ("12x1",)}
+STANDARD_GAINS = (5.0, 10.0, 20.0)
+
+
+class DigitizeError(ValueError):
+    """The picture could not be digitized; the message says why."""
+
+
+@dataclass
+class RowTrace:
+    """One trace row in de-skewed image px: baseline ``y0``, tracked columns ``x`` and values ``y``."""
+
+    y0: float
+    x: np.ndarray
+    y: np.ndarray
+    x_start: float
+    x_end: float
+    gain_mm_mv: float | None
+
+
+@dataclass
+class DigitizedPage:
+    """What the digitizer read: a :class:`~ecgcls.Record` (NaN where unknown) plus how it got there."""
+
+    record: Record
+    layout: str
+    layout_scores: dict[str, float]
+    px_per_mm: tuple[float, float]
+    scale_method: str
+    rotation_deg: float
+    gain_mm_mv: float
+    speed_mm_s: float
+    lead_quality: dict[str, float]
+    quality: float
+    start_times: dict[str, float | None]
+    rows: list[RowTrace] = field(repr=False, default_factory=list)
+    image: np.ndarray | None = field(repr=False, default=None)
+
+    def overlay(self, max_width: int = 1800) -> np.ndarray:
+        """RGB picture (de-skewed) with every tracked trace drawn on top, for checking by eye."""
+        img = self.image.copy()
+        colors = [(0, 90, 255), (0, 170, 60), (220, 0, 180), (255, 120, 0), (0, 170, 200), (140, 70, 0)]
+        for i, r in enumerate(self.rows):
+            ok = np.isfinite(r.y)
+            pts = np.stack([r.x[ok], r.y[ok]], 1)
+            if len(pts) > 1:
+                cv2.polylines(img, [np.round(pts * 4).astype(np.int32).reshape(-1, 1, 2)], False, colors[i % 6], 2,
+                              cv2.LINE_AA, shift=2)
+            cv2.line(img, (int(r.x_start), int(r.y0)), (int(r.x_end), int(r.y0)), (120, 120, 255), 1)
+        txt = f"{self.layout}  q={self.quality:.2f}  {self.px_per_mm[0]:.2f} px/mm ({self.scale_method})  rot {self.rotation_deg:.2f}"
+        s = img.shape[1] / 1500
+        cv2.putText(img, txt, (10, int(30 * s)), cv2.FONT_HERSHEY_SIMPLEX, 0.8 * s, (0, 0, 255), max(1, int(2 * s)), cv2.LINE_AA)
+        if img.shape[1] > max_width:
+            k = max_width / img.shape[1]
+            img = cv2.resize(img, None, fx=k, fy=k, interpolation=cv2.INTER_AREA)
+        return img
+
+
+# ---- helpers ------------------------------------------------------------------------------------------
+def _calibration(top: np.ndarray, bot: np.ndarray, ppm_x: float, ppm_y: float, speed: float
+                 ) -> tuple[float | None, int | None]:
+    """Find a 1 mV × 0.2 s pulse at the row's start: (gain mm/mV, first column after it) or (None, None)."""
+    valid = np.flatnonzero(np.isfinite(top))
+    if valid.size < 10:
+        return None, None
+    x0 = valid[0]
+    win = int((0.2 * speed + 6) * ppm_x)
+    h = (bot - top)[x0:x0 + win]
+    tall = np.flatnonzero(np.nan_to_num(h) > 2.5 * ppm_y)
+    if tall.size < 2:
+        return None, None
+    rise, fall = tall[0], tall[-1]
+    width_s = (fall - rise) / ppm_x / speed
+    if not 0.12 <= width_s <= 0.3:
+        return None, None
+    gain = float(np.nanmedian(h[[rise, fall]]) / ppm_y)
+    end = x0 + fall + 1
+    after = np.flatnonzero(~np.isfinite(top[end:end + int(4 * ppm_x)]))
+    start = end + (after[-1] + 1 if after.size else int(1.0 * ppm_x))
+    return gain, int(start)
+
+
+def _snap_gain(g: float | None) -> float | None:
+    if g is None:
+        return None
+    best = min(STANDARD_GAINS, key=lambda s: abs(np.log(g / s)))
+    return best if abs(np.log(g / best)) < 0.2 else float(g)
+
+
+def _lead_identity_residual(sig: np.ndarray) -> float:
+    """Mean normalised residual of limb-lead identities where the leads overlap in time (lower = consistent)."""
+    I, II, III, aVR, aVL, aVF = sig[:6]
+    checks = [(II, I + III), (-aVR, (I + II) / 2), (aVL, I - II / 2), (aVF, II - I / 2), (aVL, (I - III) / 2),
+              (aVF, (II + III) / 2), (aVR, -(aVL + aVF))]
+    res = []
+    for a, b in checks:
+        ok = np.isfinite(a) & np.isfinite(b)
+        if ok.sum() < 50:
+            continue
+        aa, bb = a[ok] - np.median(a[ok]), b[ok] - np.median(b[ok])
+        scale = np.sqrt(np.mean(aa ** 2) + np.mean(bb ** 2)) + 1e-6
+        res.append(float(np.sqrt(np.mean((aa - bb) ** 2)) / scale))
+    return float(np.mean(res)) if res else 1.0
+
+
+def _duplicate_residual(parts: dict[int, list[np.ndarray]]) -> list[float]:
+    """Where one lead was printed twice over the same time (a rhythm strip), the two must agree."""
+    res = []
+    for arrs in parts.values():
+        for i in range(len(arrs)):
+            for j in range(i + 1, len(arrs)):
+                a, b = arrs[i], arrs[j]
+                ok = np.isfinite(a) & np.isfinite(b)
+                if ok.sum() < 50:
+                    continue
+                aa, bb = a[ok] - np.median(a[ok]), b[ok] - np.median(b[ok])
+                scale = np.sqrt(np.mean(aa ** 2) + np.mean(bb ** 2)) + 1e-6
+                res.append(float(np.sqrt(np.mean((aa - bb) ** 2)) / scale))
+    return res
+
+
+def _assemble(layout: Layout, rows: list[RowTrace], ppm_x: float, ppm_y: float, speed: float, gain: float,
+              fs: float, n: int, edge_s: float = 0.02) -> tuple[np.ndarray, dict[int, list[np.ndarray]]]:
+    """Resample each printed segment onto the common timeline (12, n); NaN elsewhere."""
+    out = np.full((12, n), np.nan, np.float32)
+    parts: dict[int, list[np.ndarray]] = {}
+    for seg in layout.segments:
+        if seg.row >= len(rows):
+            continue
+        r = rows[seg.row]
+        k0 = int(round(seg.t_start * fs))
+        k1 = min(n, int(round(seg.t_end * fs)))
+        if k1 <= k0:
+            continue
+        paper_t = seg.x_t + (np.arange(k0, k1) - k0) / fs
+        xs = r.x_start + paper_t * speed * ppm_x
+        y = r.y
+        ok = np.isfinite(y)
+        if ok.sum() < 2:
+            continue
+        col = np.arange(len(y), dtype=np.float64) + r.x[0]
+        vals = np.interp(xs, col[ok], y[ok], left=np.nan, right=np.nan)
+        # NaN where the nearest column had no trace, or past the row's end
+        near = np.clip(np.round(xs - r.x[0]).astype(int), 0, len(y) - 1)
+        vals[~ok[near] | (xs > r.x_end)] = np.nan
+        base = np.nanmedian(vals) if np.isfinite(vals).any() else r.y0
+        mv = (base - vals) / (gain * ppm_y)
+        if seg.inverted:
+            mv = -mv
+        e = int(edge_s * fs)
+        if seg.x_t > 0:
+            mv[:e] = np.nan
+        if seg.x_t + (seg.t_end - seg.t_start) < layout.duration_s - 1e-6:
+            mv[len(mv) - e:] = np.nan
+        full = np.full(n, np.nan, np.float32)
+        full[k0:k1] = mv
+        parts.setdefault(seg.lead_idx, []).append(full)
+    for lead, arrs in parts.items():
+        stack = np.stack(arrs)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns stay NaN
+            out[lead] = np.nanmean(stack, axis=0)
+    return out, parts
+
+
+# ---- main entry -----------------------------------------------------------------------------------------
+def digitize(image: np.ndarray, fs: float = 500.0, speed_mm_s: float = 25.0, gain_mm_mv: float | None = None,
+             layout: str | None = None, name: str = "picture", keep_image: bool = True) -> DigitizedPage:
+    """Digitize an ECG picture (RGB uint8 (H, W, 3)).
+
+    Parameters
+    ----------
+    fs : output sampling rate (Hz) of the 10 s timeline.
+    speed_mm_s : paper speed (25 unless the picture says otherwise).
+    gain_mm_mv : amplitude scale; ``None`` reads it from the calibration pulse (default 10 mm/mV).
+    layout : force a layout name from :data:`ecgcls.geometry.LAYOUTS`; ``None`` detects it.
+
+    Raises :class:`DigitizeError` when no ECG trace rows can be found.
+    """
+    if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
+        raise DigitizeError(f"{name}: expected an RGB uint8 (H, W, 3) array, got {image.dtype} {image.shape}")
+    dark = darkness(image)
+    rot = estimate_skew(dark)
+    if abs(rot) >= 0.05:
+        image = deskew(image, rot)
+        dark = darkness(image)
+    else:
+        rot = 0.0
+    thr = ink_threshold(dark)
+    ink = dark > thr
+    h, w = ink.shape
+    ppm_x, ppm_y, _ = grid_spacing(image, ink)
+    method = "grid"
+    if ppm_x is None and ppm_y is not None:
+        ppm_x = ppm_y
+    if ppm_y is None and ppm_x is not None:
+        ppm_y = ppm_x
+    if ppm_x is None:
+        method = "page_size"
+        ppm_x = ppm_y = w / PAPER_SIZES_MM["letter"][0]
+
+    rows_y = find_rows(ink, ppm_y)
+    if not rows_y:
+        raise DigitizeError(f"{name}: no ECG trace rows found (is this an ECG? ink threshold {thr:.2f})")
+    if layout is not None:
+        if layout not in LAYOUTS:
+            raise DigitizeError(f"{name}: unknown layout {layout!r}; choose from {', '.join(LAYOUTS)}")
+        candidates: tuple[str, ...] = (layout,)
+        want = LAYOUTS[layout].n_rows
+    else:
+        want = min(LAYOUTS_BY_ROWS, key=lambda k: (abs(k - len(rows_y)), k))
+        if abs(want - len(rows_y)) > 2:
+            raise DigitizeError(f"{name}: found {len(rows_y)} trace rows; supported layouts have "
+                                f"{sorted(LAYOUTS_BY_ROWS)} rows")
+        candidates = LAYOUTS_BY_ROWS[want]
+    if len(rows_y) > want:  # extra rows (text, stray lines): keep the most ink-covered ones
+        cover = [ink[max(0, int(y - 2 * ppm_y)):int(y + 2 * ppm_y)].any(axis=0).mean() for y in rows_y]
+        keep = sorted(np.argsort(cover)[::-1][:want])
+        rows_y = [rows_y[i] for i in keep]
+    pitch = float(np.median(np.diff(rows_y))) if len(rows_y) > 1 else 40.0 * ppm_y
+
+    rows: list[RowTrace] = []
+    gains = []
+    for y0 in rows_y:
+        a = int(max(0, y0 - 1.2 * pitch))
+        b = int(min(h, y0 + 1.2 * pitch))
+        top, bot, val = follow_trace(ink[a:b], y0 - a, pitch)
+        top, bot, val = top + a, bot + a, val + a
+        g, start = _calibration(top, bot, ppm_x, ppm_y, speed_mm_s)
+        valid = np.flatnonzero(np.isfinite(val))
+        if valid.size == 0:
+            rows.append(RowTrace(y0, np.arange(w, dtype=float), val, 0.0, 0.0, None))
+            continue
+        x_start = float(start if start is not None else valid[0])
+        y_vals = val.copy()
+        y_vals[: int(x_start)] = np.nan
+        gains.append(g)
+        rows.append(RowTrace(float(y0), np.arange(w, dtype=float), y_vals, x_start, float(valid[-1]), g))
+    measured = [g for g in gains if g is not None]
+    gain = gain_mm_mv or _snap_gain(float(np.median(measured)) if measured else None) or 10.0
+    if method == "page_size" and measured:
+        method = "page_size+calibration"
+
+    n = int(round(10 * fs))
+    extent_s = float(np.median([(r.x_end - r.x_start) for r in rows])) / (speed_mm_s * ppm_x)
+    window = 10.0 if extent_s > 7.0 else float(max(1.0, np.round(extent_s)))
+    best = None
+    scores: dict[str, float] = {}
+    for cand in candidates:
+        lay = LAYOUTS[cand].scaled(window)
+        sig, parts = _assemble(lay, rows, ppm_x, ppm_y, speed_mm_s, gain, fs, n)
+        res = [_lead_identity_residual(sig)] + _duplicate_residual(parts)
+        scores[cand] = float(np.mean(res))
+        if best is None or scores[cand] < scores[best[0]]:
+            best = (cand, lay, sig)
+    cand, lay, sig = best
+    cov = lay.coverage(fs, n)
+    lead_q = {}
+    starts = {}
+    for i, lead in enumerate(LEADS):
+        printed = cov[i].sum()
+        lead_q[lead] = float(np.isfinite(sig[i][cov[i]]).mean()) if printed else 0.0
+        got = np.flatnonzero(np.isfinite(sig[i]))
+        starts[lead] = float(got[0] / fs) if got.size else None
+    consistency = float(np.clip(1.0 - scores[cand], 0.0, 1.0))
+    quality = float(np.mean([lead_q[l] for l in LEADS if cov[LEADS.index(l)].any()]) * (0.5 + 0.5 * consistency))
+    rec = Record(sig, fs, id=name)
+    return DigitizedPage(rec, cand, scores, (float(ppm_x), float(ppm_y)), method, float(rot), float(gain),
+                         float(speed_mm_s), lead_q, quality, starts, rows, image if keep_image else None)
