@@ -15,12 +15,15 @@ def darkness(image: np.ndarray, bg_px: int = 31) -> np.ndarray:
     divided by a local paper estimate (a grey dilation over ``bg_px``), so shadows and uneven light
     cancel out.
     """
-    v = image.max(axis=2) if image.ndim == 3 else image
-    v = v.astype(np.float32)
-    k = cv2.getStructuringElement(cv2.MORPH_RECT, (bg_px, bg_px))
-    bg = cv2.dilate(v, k)
-    bg = cv2.blur(bg, (bg_px, bg_px))
-    return np.clip(1.0 - v / np.maximum(bg, 1.0), 0.0, 1.0)
+    v = cv2.max(cv2.max(image[..., 0], image[..., 1]), image[..., 2]) if image.ndim == 3 else image
+    h, w = v.shape
+    f = 4  # the paper estimate is smooth: compute it at 1/4 resolution
+    small = cv2.resize(v, (max(1, w // f), max(1, h // f)), interpolation=cv2.INTER_AREA)
+    k = max(3, bg_px // f) | 1
+    bg = cv2.blur(cv2.dilate(small, cv2.getStructuringElement(cv2.MORPH_RECT, (k, k))), (k, k))
+    bg = cv2.resize(bg, (w, h), interpolation=cv2.INTER_LINEAR).astype(np.float32)
+    out = 1.0 - v.astype(np.float32) / np.maximum(bg, 1.0)
+    return np.clip(out, 0.0, 1.0, out=out)
 
 
 def ink_threshold(dark: np.ndarray) -> float:
@@ -51,17 +54,18 @@ def estimate_skew(dark: np.ndarray, max_deg: float = 8.0) -> float:
     darkness image (coarse 0.25° steps, then 0.05°).
     """
     h, w = dark.shape
-    s = min(1.0, 900.0 / max(h, w))
+    s = min(1.0, 500.0 / max(h, w))
     small = cv2.resize(dark, (int(w * s), int(h * s)), interpolation=cv2.INTER_AREA)
 
     def score(a: float) -> float:
         prof = _rotate(small, a).sum(axis=1)
         return float(np.var(np.diff(prof)))
 
-    coarse = np.arange(-max_deg, max_deg + 1e-9, 0.25)
-    best = coarse[int(np.argmax([score(a) for a in coarse]))]
-    fine = np.arange(best - 0.25, best + 0.25 + 1e-9, 0.05)
-    return float(fine[int(np.argmax([score(a) for a in fine]))])
+    best = 0.0
+    for step, half in ((0.5, max_deg), (0.1, 0.5), (0.02, 0.1)):  # coarse to fine
+        cands = best + np.arange(-half, half + 1e-9, step)
+        best = float(cands[int(np.argmax([score(a) for a in cands]))])
+    return best
 
 
 def deskew(image: np.ndarray, deg: float) -> np.ndarray:
@@ -106,15 +110,15 @@ def _refine(profile: np.ndarray, period: float, mult: int = 10) -> float:
     return float((k + off) / mult)
 
 
-def grid_spacing(image: np.ndarray, ink: np.ndarray | None = None, page_mm: tuple[float, float] = (100.0, 450.0)
-                 ) -> tuple[float | None, float | None, float]:
+def grid_spacing(image: np.ndarray, ink: np.ndarray | None = None, page_mm: tuple[float, float] = (100.0, 450.0),
+                 dark: np.ndarray | None = None) -> tuple[float | None, float | None, float]:
     """Grid pitch as px per mm on (x, y), or None where no grid is seen, plus a strength in [0, 1].
 
     The grid shows as faint periodic lines (coloured or grey): we take the darkness of non-ink pixels,
     average it along each axis and find the period by autocorrelation. A 5 mm (major-only) period is
     told from a 1 mm one by the page width it implies (``page_mm`` range).
     """
-    dark = darkness(image)
+    dark = darkness(image) if dark is None else dark
     if ink is not None:
         dark = np.where(ink, 0.0, dark)
     dark = np.where(dark > 0.6, 0.0, dark)  # leftover ink / text
@@ -139,3 +143,48 @@ def grid_spacing(image: np.ndarray, ink: np.ndarray | None = None, page_mm: tupl
         out.append(ppm)
         strengths.append(strength)
     return out[0], out[1], float(min(strengths))
+
+
+def find_page_quad(image: np.ndarray, min_area: float = 0.3) -> np.ndarray | None:
+    """Corners (tl, tr, br, bl) of a paper sheet photographed on a darker background, or None.
+
+    The sheet is the largest bright region; its outline simplified to four corners must cover at least
+    ``min_area`` of the picture and not be the picture frame itself (a scan has no background).
+    """
+    v = cv2.max(cv2.max(image[..., 0], image[..., 1]), image[..., 2]) if image.ndim == 3 else image
+    h, w = v.shape
+    s = min(1.0, 800.0 / max(h, w))
+    small = cv2.resize(v, (max(8, int(w * s)), max(8, int(h * s))), interpolation=cv2.INTER_AREA)
+    small = cv2.GaussianBlur(small, (5, 5), 0)
+    _, bright = cv2.threshold(small, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+    bright = cv2.morphologyEx(bright, cv2.MORPH_CLOSE, np.ones((9, 9), np.uint8))
+    contours, _ = cv2.findContours(bright, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+    if not contours:
+        return None
+    c = max(contours, key=cv2.contourArea)
+    area = cv2.contourArea(c) / (small.shape[0] * small.shape[1])
+    if area < min_area or area > 0.97:
+        return None
+    hull = cv2.convexHull(c)  # shadows and stains bite into the bright region; the sheet is convex
+    quad = None
+    for eps in (0.02, 0.03, 0.05, 0.08):
+        q = cv2.approxPolyDP(hull, eps * cv2.arcLength(hull, True), True).reshape(-1, 2)
+        if len(q) == 4:
+            quad = q.astype(np.float64)
+            break
+    if quad is None:
+        return None
+    quad /= s
+    ssum, diff = quad.sum(axis=1), np.diff(quad, axis=1).ravel()
+    return np.array([quad[np.argmin(ssum)], quad[np.argmin(diff)], quad[np.argmax(ssum)], quad[np.argmax(diff)]])
+
+
+def rectify(image: np.ndarray, quad: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Warp the sheet inside ``quad`` to an upright rectangle; returns (image, 3×3 homography image→rectified)."""
+    tl, tr, br, bl = quad
+    w = int(round(max(np.linalg.norm(tr - tl), np.linalg.norm(br - bl))))
+    h = int(round(max(np.linalg.norm(bl - tl), np.linalg.norm(br - tr))))
+    dst = np.array([[0, 0], [w - 1, 0], [w - 1, h - 1], [0, h - 1]], np.float32)
+    H = cv2.getPerspectiveTransform(quad.astype(np.float32), dst)
+    out = cv2.warpPerspective(image, H, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    return out, H

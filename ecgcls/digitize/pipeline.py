@@ -21,7 +21,8 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-from ecgcls.digitize.grid import darkness, deskew, estimate_skew, grid_spacing, ink_threshold
+from ecgcls.digitize.grid import (darkness, deskew, estimate_skew, find_page_quad, grid_spacing, ink_threshold,
+                                  rectify)
 from ecgcls.digitize.trace import find_rows, follow_trace
 from ecgcls.geometry import LAYOUTS, PAPER_SIZES_MM, Layout
 from ecgcls.types import LEADS, Record
@@ -29,7 +30,7 @@ from ecgcls.types import LEADS, Record
 #: candidate layouts by number of trace rows
 LAYOUTS_BY_ROWS: dict[int, tuple[str, ...]] = {3: ("3x4", "cabrera"), 4: ("3x4+II", "cabrera+II"),
                                                6: ("6x2", "3x4+3"), 12: ("12x1",)}
-STANDARD_GAINS = (5.0, 10.0, 20.0)
+STANDARD_GAINS = (2.5, 5.0, 10.0, 20.0, 40.0)
 
 
 class DigitizeError(ValueError):
@@ -58,6 +59,7 @@ class DigitizedPage:
     px_per_mm: tuple[float, float]
     scale_method: str
     rotation_deg: float
+    rectified: bool
     gain_mm_mv: float
     speed_mm_s: float
     lead_quality: dict[str, float]
@@ -110,11 +112,11 @@ def _calibration(top: np.ndarray, bot: np.ndarray, ppm_x: float, ppm_y: float, s
     return gain, int(start)
 
 
-def _snap_gain(g: float | None) -> float | None:
-    if g is None:
-        return None
-    best = min(STANDARD_GAINS, key=lambda s: abs(np.log(g / s)))
-    return best if abs(np.log(g / best)) < 0.2 else float(g)
+def _snap_gain(g: float | None) -> float:
+    """The standard gain nearest (in ratio) to a measured pulse height; 10 mm/mV when none was measured."""
+    if g is None or not np.isfinite(g) or g <= 0:
+        return 10.0
+    return float(min(STANDARD_GAINS, key=lambda s: abs(np.log(g / s))))
 
 
 def _lead_identity_residual(sig: np.ndarray) -> float:
@@ -209,6 +211,10 @@ def digitize(image: np.ndarray, fs: float = 500.0, speed_mm_s: float = 25.0, gai
     """
     if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
         raise DigitizeError(f"{name}: expected an RGB uint8 (H, W, 3) array, got {image.dtype} {image.shape}")
+    quad = find_page_quad(image)
+    rectified = quad is not None
+    if rectified:  # a photographed sheet: undo the perspective first
+        image, _ = rectify(image, quad)
     dark = darkness(image)
     rot = estimate_skew(dark)
     if abs(rot) >= 0.05:
@@ -219,7 +225,7 @@ def digitize(image: np.ndarray, fs: float = 500.0, speed_mm_s: float = 25.0, gai
     thr = ink_threshold(dark)
     ink = dark > thr
     h, w = ink.shape
-    ppm_x, ppm_y, _ = grid_spacing(image, ink)
+    ppm_x, ppm_y, _ = grid_spacing(image, ink, dark=dark)
     method = "grid"
     if ppm_x is None and ppm_y is not None:
         ppm_x = ppm_y
@@ -267,7 +273,7 @@ def digitize(image: np.ndarray, fs: float = 500.0, speed_mm_s: float = 25.0, gai
         gains.append(g)
         rows.append(RowTrace(float(y0), np.arange(w, dtype=float), y_vals, x_start, float(valid[-1]), g))
     measured = [g for g in gains if g is not None]
-    gain = gain_mm_mv or _snap_gain(float(np.median(measured)) if measured else None) or 10.0
+    gain = gain_mm_mv or _snap_gain(float(np.median(measured)) if measured else None)
     if method == "page_size" and measured:
         method = "page_size+calibration"
 
@@ -295,5 +301,5 @@ def digitize(image: np.ndarray, fs: float = 500.0, speed_mm_s: float = 25.0, gai
     consistency = float(np.clip(1.0 - scores[cand], 0.0, 1.0))
     quality = float(np.mean([lead_q[l] for l in LEADS if cov[LEADS.index(l)].any()]) * (0.5 + 0.5 * consistency))
     rec = Record(sig, fs, id=name)
-    return DigitizedPage(rec, cand, scores, (float(ppm_x), float(ppm_y)), method, float(rot), float(gain),
+    return DigitizedPage(rec, cand, scores, (float(ppm_x), float(ppm_y)), method, float(rot), rectified, float(gain),
                          float(speed_mm_s), lead_q, quality, starts, rows, image if keep_image else None)

@@ -34,77 +34,105 @@ def find_rows(ink: np.ndarray, px_per_mm: float, min_cover: float = 0.45) -> lis
 def column_runs(ink_band: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Vertical ink runs of every column: (col, y0, y1) arrays (y1 exclusive), sorted by column then y."""
     h, w = ink_band.shape
-    pad = np.zeros((h + 2, w), np.int8)
-    pad[1:-1] = ink_band
-    d = np.diff(pad, axis=0)
-    sc, sy = np.nonzero(d.T == 1)
-    ec, ey = np.nonzero(d.T == -1)
+    pad = np.zeros((w, h + 2), np.int8)  # column-major copy: runs of one column are contiguous
+    pad[:, 1:-1] = ink_band.T
+    d = np.diff(pad, axis=1)
+    sc, sy = np.nonzero(d == 1)
+    _, ey = np.nonzero(d == -1)
     return sc, sy, ey
 
 
-def follow_trace(ink_band: np.ndarray, base_y: float, pitch: float, max_cands: int = 6,
-                 jump_cost: float = 1.0, prior_cost: float = 0.02, gap_cost: float = 8.0
-                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+try:
+    from numba import njit
+except ImportError:  # pragma: no cover - numba is a dependency; keep a (slow) pure-Python path
+    def njit(*args, **kwargs):
+        return (lambda f: f) if not (args and callable(args[0])) else args[0]
+
+
+@njit(cache=True)
+def _viterbi(starts, ry0, ry1, base_y, jump_cost, prior_cost, gap_cost):  # pragma: no cover - compiled
+    w = len(starts) - 1
+    m = 1
+    for x in range(w):
+        m = max(m, starts[x + 1] - starts[x])
+    S = m + 1  # state j < n: run j of the column; state m: 'gap' (carries the last run)
+    inf = 1e18
+    back = np.zeros((w, S), np.int64)
+    prev_cost = np.full(S, inf)
+    prev_r0 = np.full(S, base_y)
+    prev_r1 = np.full(S, base_y + 1.0)
+    prev_cost[m] = 0.0
+    cost = np.full(S, inf)
+    cur_r0 = np.zeros(S)
+    cur_r1 = np.zeros(S)
+    for x in range(w):
+        a = starts[x]
+        n = starts[x + 1] - a
+        for j in range(S):
+            cost[j] = inf
+        for j in range(n):
+            y0 = ry0[a + j]
+            y1 = ry1[a + j]
+            best = inf
+            arg = 0
+            for i in range(S):
+                if prev_cost[i] >= inf:
+                    continue
+                g = max(0.0, max(y0 - prev_r1[i], prev_r0[i] - y1))
+                c = prev_cost[i] + jump_cost * g
+                if c < best:
+                    best = c
+                    arg = i
+            cost[j] = best + prior_cost * abs(0.5 * (y0 + y1) - base_y)
+            back[x, j] = arg
+            cur_r0[j] = y0
+            cur_r1[j] = y1
+        bi = 0
+        for i in range(S):
+            if prev_cost[i] < prev_cost[bi]:
+                bi = i
+        cost[m] = prev_cost[bi] + gap_cost
+        back[x, m] = bi
+        cur_r0[m] = prev_r0[bi]
+        cur_r1[m] = prev_r1[bi]
+        lo = inf
+        for j in range(S):
+            lo = min(lo, cost[j])
+        for j in range(S):
+            prev_cost[j] = cost[j] - lo if cost[j] < inf else inf
+            prev_r0[j] = cur_r0[j]
+            prev_r1[j] = cur_r1[j]
+    top = np.full(w, np.nan)
+    bot = np.full(w, np.nan)
+    k = 0
+    for j in range(S):
+        if prev_cost[j] < prev_cost[k]:
+            k = j
+    for x in range(w - 1, -1, -1):
+        a = starts[x]
+        n = starts[x + 1] - a
+        if k < n:
+            top[x] = ry0[a + k]
+            bot[x] = ry1[a + k]
+        k = back[x, k]
+    return top, bot
+
+
+def follow_trace(ink_band: np.ndarray, base_y: float, pitch: float, jump_cost: float = 1.0,
+                 prior_cost: float = 0.02, gap_cost: float = 8.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Follow one trace through a band with a Viterbi path over the ink runs of each column.
 
-    Cost of moving from run a to run b = the vertical gap between them (0 when they touch: the line is
-    continuous) × ``jump_cost`` + distance of b's centre from the row's baseline / pitch ×
-    ``prior_cost`` × pitch (prefers the row's own trace where neighbours overlap). A column may be
-    skipped (``gap_cost``). Returns per column: y_top, y_bot, y_value (sub-pixel, NaN for gaps).
-
-    ``y_value`` is the run centre, except where both neighbours lie on the same side (a peak or a
-    trough inside the column): then the run's far end, so R and S peaks keep their amplitude.
+    Moving from run a to run b costs the vertical gap between them (0 when they touch: the line is
+    continuous) × ``jump_cost``, plus b's distance from the row's baseline × ``prior_cost`` (which prefers
+    the row's own trace where neighbours overlap); a column may be skipped for ``gap_cost``. Compiled
+    with numba. Returns per column: y_top, y_bot (inclusive) and the sub-pixel trace y (NaN for gaps),
+    see :func:`column_values`.
     """
     h, w = ink_band.shape
     sc, sy, ey = column_runs(ink_band)
-    starts = np.searchsorted(sc, np.arange(w + 1))
-    INF = 1e18
-    # per column candidates: list of (y0, y1)
-    cands: list[np.ndarray] = []
-    for x in range(w):
-        a, b = starts[x], starts[x + 1]
-        if a == b:
-            cands.append(np.zeros((0, 2)))
-            continue
-        c = np.stack([sy[a:b], ey[a:b]], axis=1).astype(np.float64)
-        if len(c) > max_cands:
-            mid = c.mean(axis=1)
-            c = c[np.argsort(np.abs(mid - base_y))[:max_cands]]
-        cands.append(c)
-    # Viterbi: state k in candidates + one 'gap' state (index -1 carries the last real run)
-    prev_cost = np.array([0.0])
-    prev_runs = np.array([[base_y, base_y + 1]])
-    back: list[tuple[np.ndarray, np.ndarray]] = []
-    for x in range(w):
-        c = cands[x]
-        n = len(c)
-        cost = np.full(n + 1, INF)
-        arg = np.zeros(n + 1, np.int64)
-        carry = np.zeros((n + 1, 2))
-        if n:
-            gap = np.maximum(0.0, np.maximum(c[None, :, 0] - prev_runs[:, None, 1],
-                                             prev_runs[:, None, 0] - c[None, :, 1]))
-            total = prev_cost[:, None] + jump_cost * gap
-            arg[:n] = np.argmin(total, axis=0)
-            cost[:n] = total[arg[:n], np.arange(n)] + prior_cost * np.abs(c.mean(axis=1) - base_y)
-            carry[:n] = c
-        # gap state: keep the best previous run
-        j = int(np.argmin(prev_cost))
-        cost[n] = prev_cost[j] + gap_cost
-        arg[n] = j
-        carry[n] = prev_runs[j]
-        back.append((arg, carry))
-        prev_cost, prev_runs = cost - cost.min(), carry
-    # backtrack
-    top = np.full(w, np.nan)
-    bot = np.full(w, np.nan)
-    k = int(np.argmin(prev_cost))
-    for x in range(w - 1, -1, -1):
-        arg, carry = back[x]
-        n = len(cands[x])
-        if k < n:
-            top[x], bot[x] = carry[k]
-        k = int(arg[k])
+    starts = np.searchsorted(sc, np.arange(w + 1)).astype(np.int64)
+    top, bot = _viterbi(starts, sy.astype(np.float64), ey.astype(np.float64), float(base_y), float(jump_cost),
+                        float(prior_cost), float(gap_cost))
     bot = bot - 1  # inclusive bottom pixel
     return top, bot, column_values(top, bot)
 
