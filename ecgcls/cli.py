@@ -1,4 +1,4 @@
-"""The ``ecgcls`` command: ``ecgcls render ...`` (more sub-commands as the toolkit grows)."""
+"""The ``ecgcls`` command: ``ecgcls render ...``, ``ecgcls digitize ...``."""
 from __future__ import annotations
 
 import argparse
@@ -8,9 +8,11 @@ import sys
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="ecgcls", description="ECG picture toolkit")
     sub = parser.add_subparsers(dest="command", required=True)
+    from ecgcls.digitize.cli import add_parser as add_digitize
     from ecgcls.render.cli import add_parser as add_render
 
     add_render(sub)
+    add_digitize(sub)
     args = parser.parse_args(argv)
     try:
         return int(args.func(args) or 0)

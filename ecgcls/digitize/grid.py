@@ -27,7 +27,7 @@ def darkness(image: np.ndarray, bg_px: int = 31) -> np.ndarray:
 
 
 def ink_threshold(dark: np.ndarray) -> float:
-    """Darkness above which a pixel is trace ink: Otsu among clearly non-paper pixels, kept in [0.3, 0.65]."""
+    """Darkness above which a pixel is trace ink: Otsu among clearly non-paper pixels, kept in [0.3, 0.55]."""
     vals = dark[dark > 0.15]
     if vals.size < 100:
         return 0.5
@@ -38,7 +38,7 @@ def ink_threshold(dark: np.ndarray) -> float:
     m0 = np.cumsum(hist * centers) / np.maximum(w0, 1)
     m1 = (np.sum(hist * centers) - np.cumsum(hist * centers)) / np.maximum(w1, 1)
     t = float(centers[int(np.argmax(w0 * w1 * (m0 - m1) ** 2))])
-    return float(np.clip(t, 0.3, 0.65))
+    return float(np.clip(t, 0.3, 0.55))
 
 
 def _rotate(img: np.ndarray, deg: float, border=0) -> np.ndarray:
@@ -99,15 +99,16 @@ def _refine(profile: np.ndarray, period: float, mult: int = 10) -> float:
     f = np.fft.rfft(p, 2 * n)
     ac = np.fft.irfft(f * np.conj(f))[:n]
     lag = int(round(period * mult))
-    if lag + 3 >= n // 2:
-        return period
     win = max(2, int(period * 0.3))
     a, b = lag - win, lag + win + 1
+    if a < 2 or b + 1 >= n // 2:
+        return period
     k = a + int(np.argmax(ac[a:b]))
     y0, y1, y2 = ac[k - 1], ac[k], ac[k + 1]
     den = y0 - 2 * y1 + y2
     off = 0.5 * (y0 - y2) / den if den != 0 else 0.0
-    return float((k + off) / mult)
+    new = float((k + off) / mult)
+    return new if abs(new / period - 1) < 0.05 else period
 
 
 def grid_spacing(image: np.ndarray, ink: np.ndarray | None = None, page_mm: tuple[float, float] = (100.0, 450.0),
@@ -125,7 +126,7 @@ def grid_spacing(image: np.ndarray, ink: np.ndarray | None = None, page_mm: tupl
     h, w = dark.shape
     out, strengths = [], []
     for prof, size in ((dark.mean(axis=0), w), (dark.mean(axis=1), h)):
-        per, strength = _period(prof, 2.5, 70.0)
+        per, strength = _period(prof, 3.0, 70.0)
         if per <= 0 or strength < 0.15:
             out.append(None)
             strengths.append(strength)
@@ -188,3 +189,21 @@ def rectify(image: np.ndarray, quad: np.ndarray) -> tuple[np.ndarray, np.ndarray
     H = cv2.getPerspectiveTransform(quad.astype(np.float32), dst)
     out = cv2.warpPerspective(image, H, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
     return out, H
+
+
+def clean_ink(ink: np.ndarray, px_per_mm_guess: float) -> np.ndarray:
+    """Drop what is ink-dark but not trace: long straight grid lines (dark grids, black-and-white copies)
+    and specks (dotted minor grids, noise). Gaps left where the trace crossed a line are bridged later."""
+    h, w = ink.shape
+    u8 = ink.astype(np.uint8)
+    lines = cv2.morphologyEx(u8, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, (max(15, int(0.35 * w)), 1)))
+    lines |= cv2.morphologyEx(u8, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, (1, max(15, int(0.35 * h)))))
+    if lines.any():
+        u8 &= ~cv2.dilate(lines, np.ones((3, 3), np.uint8)) & 1
+    n, lab, stats, _ = cv2.connectedComponentsWithStats(u8, connectivity=8)
+    if n > 1:
+        size = np.maximum(stats[:, cv2.CC_STAT_WIDTH], stats[:, cv2.CC_STAT_HEIGHT])
+        keep = size >= max(2.0, 0.6 * px_per_mm_guess)  # dots of a dotted grid are < 0.6 mm
+        keep[0] = False
+        u8 = keep[lab].astype(np.uint8)
+    return u8.astype(bool)

@@ -21,8 +21,8 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-from ecgcls.digitize.grid import (darkness, deskew, estimate_skew, find_page_quad, grid_spacing, ink_threshold,
-                                  rectify)
+from ecgcls.digitize.grid import (clean_ink, darkness, deskew, estimate_skew, find_page_quad, grid_spacing,
+                                  ink_threshold, rectify)
 from ecgcls.digitize.trace import find_rows, follow_trace
 from ecgcls.geometry import LAYOUTS, PAPER_SIZES_MM, Layout
 from ecgcls.types import LEADS, Record
@@ -226,7 +226,14 @@ def digitize(image: np.ndarray, fs: float = 500.0, speed_mm_s: float = 25.0, gai
     ink = dark > thr
     h, w = ink.shape
     ppm_x, ppm_y, _ = grid_spacing(image, ink, dark=dark)
+    # a scale is plausible if the picture then spans 100-450 mm across (a page or a good part of one)
+    ppm_x = ppm_x if ppm_x and 100 <= w / ppm_x <= 450 else None
+    ppm_y = ppm_y if ppm_y and 60 <= h / ppm_y <= 450 else None
     method = "grid"
+    if ppm_x is not None and ppm_y is not None and abs(np.log(ppm_x / ppm_y)) > 0.15:
+        # axes disagree (a stretched scan is rare; a misread period is not): trust the one nearer the page size
+        page = w / PAPER_SIZES_MM["letter"][0]
+        ppm_x = ppm_y = min((ppm_x, ppm_y), key=lambda p: abs(np.log(p / page)))
     if ppm_x is None and ppm_y is not None:
         ppm_x = ppm_y
     if ppm_y is None and ppm_x is not None:
@@ -234,6 +241,7 @@ def digitize(image: np.ndarray, fs: float = 500.0, speed_mm_s: float = 25.0, gai
     if ppm_x is None:
         method = "page_size"
         ppm_x = ppm_y = w / PAPER_SIZES_MM["letter"][0]
+    ink = clean_ink(ink, ppm_y)
 
     rows_y = find_rows(ink, ppm_y)
     if not rows_y:
