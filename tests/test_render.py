@@ -14,17 +14,25 @@ FS = 500
 
 
 def synthetic_ecg(seed: int = 0, fs: int = FS, seconds: float = 10.0) -> np.ndarray:
-    """A plausible 12-lead signal in mV: a QRS-like spike train, T waves and baseline wander."""
+    """A plausible 12-lead signal in mV that obeys Einthoven's and Goldberger's laws: two independent limb
+    leads (I, II) made of QRS-like spikes, T waves and baseline wander; III, aVR, aVL, aVF derived; chest
+    leads as other mixtures."""
     rng = np.random.default_rng(seed)
     t = np.arange(int(seconds * fs)) / fs
     beats = np.arange(0.4, seconds, 60 / rng.uniform(55, 95))
-    base = np.zeros_like(t)
-    for b in beats:
-        base += 1.0 * np.exp(-((t - b) / 0.012) ** 2) - 0.2 * np.exp(-((t - b - 0.03) / 0.015) ** 2)
-        base += 0.25 * np.exp(-((t - b - 0.28) / 0.05) ** 2)
-    gains = rng.uniform(-1.2, 1.2, 12)
-    sig = gains[:, None] * base[None] + 0.05 * np.sin(2 * np.pi * 0.3 * t + rng.uniform(0, 6, (12, 1)))
-    return sig.astype(np.float32)
+
+    def wave(a_r, a_s, a_t):
+        x = np.zeros_like(t)
+        for b in beats:
+            x += a_r * np.exp(-((t - b) / 0.012) ** 2) + a_s * np.exp(-((t - b - 0.03) / 0.015) ** 2)
+            x += a_t * np.exp(-((t - b - 0.28) / 0.05) ** 2)
+        return x + 0.05 * np.sin(2 * np.pi * rng.uniform(0.1, 0.4) * t + rng.uniform(0, 6))
+
+    I = wave(rng.uniform(0.4, 1.0), -rng.uniform(0, 0.3), rng.uniform(0.1, 0.3))
+    II = wave(rng.uniform(0.8, 1.5), -rng.uniform(0, 0.2), rng.uniform(0.15, 0.35))
+    limb = [I, II, II - I, -(I + II) / 2, I - II / 2, II - I / 2]
+    chest = [wave(rng.uniform(-0.3, 1.8), -rng.uniform(0.2, 1.5), rng.uniform(-0.1, 0.5)) for _ in range(6)]
+    return np.stack(limb + chest).astype(np.float32)
 
 
 @pytest.fixture(scope="module")

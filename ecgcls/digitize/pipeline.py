@@ -280,6 +280,10 @@ def digitize(image: np.ndarray, fs: float = 500.0, speed_mm_s: float = 25.0, gai
         y_vals[: int(x_start)] = np.nan
         gains.append(g)
         rows.append(RowTrace(float(y0), np.arange(w, dtype=float), y_vals, x_start, float(valid[-1]), g))
+    extents = [r.x_end - r.x_start for r in rows]
+    if np.median(extents) < 0.35 * w:
+        raise DigitizeError(f"{name}: no ECG trace rows found (ink rows span only {np.median(extents) / w:.0%} "
+                            "of the picture's width)")
     measured = [g for g in gains if g is not None]
     gain = gain_mm_mv or _snap_gain(float(np.median(measured)) if measured else None)
     if method == "page_size" and measured:

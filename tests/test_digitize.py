@@ -1,0 +1,162 @@
+"""Digitizer: render pages with known truth, read them back, and check what comes out."""
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from ecgcls.digitize import DigitizeError, ImageError, digitize, load_image, load_pages
+from ecgcls.metrics import lead_snr, signal_snr
+from ecgcls.render import RenderConfig, render
+
+from test_render import synthetic_ecg
+
+FS = 500
+
+
+@pytest.fixture(scope="module")
+def sig():
+    return synthetic_ecg(1)
+
+
+def _snr(page, d, sig):
+    ref = np.where(page.layout.coverage(FS, sig.shape[1]), sig, np.nan)
+    return signal_snr(ref, d.record.signal, FS)[0]
+
+
+@pytest.mark.parametrize("layout", ["3x4", "3x4+II", "3x4+3", "6x2", "12x1", "cabrera", "cabrera+II"])
+def test_layout_detected_and_signal_recovered(sig, layout):
+    page = render(sig, FS, RenderConfig(layout=layout), rng=2)
+    d = digitize(page.image)
+    assert d.layout == layout, d.layout_scores
+    assert d.px_per_mm[0] == pytest.approx(page.geometry.px_per_mm, rel=0.003)
+    assert d.scale_method == "grid" and d.gain_mm_mv == 10.0
+    assert d.record.signal.shape == (12, 5000)
+    cov = page.layout.coverage(FS, 5000)
+    # nothing invented where nothing was printed
+    assert not np.isfinite(d.record.signal[~cov]).any()
+    assert _snr(page, d, sig) > 12.0
+
+
+def test_gain_from_calibration_pulse(sig):
+    page = render(sig, FS, RenderConfig(layout="3x4+II", gain_mm_mv=20.0), rng=3)
+    d = digitize(page.image)
+    assert d.gain_mm_mv == 20.0
+    assert _snr(page, d, sig) > 10.0
+
+
+def test_rotated_scan(sig):
+    page = render(sig, FS, RenderConfig(layout="6x2", artifacts=("rotation", "noise")), rng=4)
+    d = digitize(page.image)
+    assert abs(d.rotation_deg) > 0.2 and d.layout == "6x2"
+    assert _snr(page, d, sig) > 8.0
+
+
+def test_phone_photo(sig):
+    page = render(sig, FS, RenderConfig(layout="3x4+II", artifacts=("photo",)), rng=5)
+    d = digitize(page.image)
+    assert d.rectified and d.layout == "3x4+II"
+    assert _snr(page, d, sig) > 6.0
+
+
+def test_not_an_ecg_is_rejected():
+    rng = np.random.default_rng(0)
+    img = np.full((600, 800, 3), 255, np.uint8)
+    img[200:400, 300:500] = rng.integers(0, 255, (200, 200, 3), dtype=np.uint8)  # a noise block, no trace rows
+    with pytest.raises(DigitizeError):
+        digitize(img)
+
+
+# ---- the metric -------------------------------------------------------------------------------------
+def test_snr_metric_properties():
+    t = np.arange(5000) / FS
+    ref = np.sin(2 * np.pi * 1.1 * t) + 0.3 * np.sin(2 * np.pi * 7 * t)
+    assert lead_snr(ref, ref, FS) >= 99
+    # a 0.2 s shift and a 0.5 mV offset are forgiven
+    shifted = np.roll(ref, 100) + 0.5
+    shifted[:100] = np.nan
+    assert lead_snr(ref, shifted, FS) > 60
+    # beyond the allowed 1 mV offset it is not
+    assert lead_snr(ref, ref + 2.0, FS) < 5
+    noisy = ref + np.random.default_rng(0).normal(0, 0.1, ref.shape)
+    expected = 10 * np.log10(np.sum(ref ** 2) / np.sum((noisy - ref) ** 2))
+    assert lead_snr(ref, noisy, FS) == pytest.approx(expected, abs=0.3)
+    assert lead_snr(ref, np.full_like(ref, np.nan), FS) == 0.0  # a missing lead scores 0 dB
+    both = np.stack([ref, ref])
+    est = np.stack([ref, np.full_like(ref, np.nan)])
+    mean, per = signal_snr(both, est, FS)
+    assert per[1] == 0.0 and mean == pytest.approx(per[0] / 2)
+
+
+# ---- picture loading ------------------------------------------------------------------------------
+def test_loader_handles_unusual_but_valid_pictures(tmp_path, sig):
+    page = render(sig, FS, RenderConfig(layout="3x4", dpi=100), rng=0)
+    im = Image.fromarray(page.image)
+    im.convert("CMYK").save(tmp_path / "cmyk.jpg")
+    im.convert("P").save(tmp_path / "palette.png")
+    im.convert("RGBA").save(tmp_path / "alpha.png")
+    Image.fromarray((np.asarray(im.convert("L")).astype(np.uint16) * 257)).save(tmp_path / "gray16.png")
+    im.rotate(90, expand=True).save(tmp_path / "exif.jpg", exif=_exif_rotate_270())
+    frames = [im, Image.new("RGB", im.size, "white")]
+    frames[0].save(tmp_path / "anim.gif", save_all=True, append_images=frames[1:])
+    for name in ["cmyk.jpg", "palette.png", "alpha.png", "gray16.png", "anim.gif"]:
+        arr = load_image(tmp_path / name)
+        assert arr.shape == page.image.shape and arr.dtype == np.uint8, name
+    assert load_image(tmp_path / "exif.jpg").shape == page.image.shape  # EXIF orientation honoured
+
+
+def _exif_rotate_270():
+    ex = Image.Exif()
+    ex[0x0112] = 8  # orientation: rotate 90 CW to view -> undoes the 90 CCW rotation above
+    return ex
+
+
+@pytest.mark.parametrize("content,match", [(b"", "empty"), (b"not an image at all", "not a readable image"),
+                                           (None, "too small"), ("blank", "blank")])
+def test_loader_errors(tmp_path, content, match):
+    p = tmp_path / "x.png"
+    if content is None:
+        Image.new("RGB", (1, 1)).save(p)
+    elif content == "blank":
+        Image.new("RGB", (800, 600), "white").save(p)
+    else:
+        p.write_bytes(content)
+    with pytest.raises(ImageError, match=match):
+        load_image(p)
+
+
+def test_truncated_png(tmp_path, sig):
+    page = render(sig, FS, RenderConfig(layout="3x4", dpi=100), rng=0)
+    p = tmp_path / "t.png"
+    Image.fromarray(page.image).save(p)
+    p.write_bytes(p.read_bytes()[:2000])
+    with pytest.raises(ImageError, match="truncated|corrupt"):
+        load_image(p)
+
+
+def test_pdf_pages(tmp_path, sig):
+    page = render(sig, FS, RenderConfig(layout="3x4", dpi=100), rng=0)
+    im = Image.fromarray(page.image)
+    im.save(tmp_path / "two.pdf", save_all=True, append_images=[im], resolution=100.0)
+    pages = list(load_pages(tmp_path / "two.pdf", dpi=100))
+    assert [n.split("#")[1] for n, _ in pages] == ["page=1", "page=2"]
+    assert abs(pages[0][1].shape[1] - page.image.shape[1]) < 10
+
+
+def test_cli_batch_with_a_bad_file(tmp_path, sig):
+    page = render(sig, FS, RenderConfig(layout="6x2"), rng=0)
+    Image.fromarray(page.image).save(tmp_path / "good.png")
+    (tmp_path / "bad.jpg").write_bytes(b"\xff\xd8junk")
+    out = tmp_path / "out"
+    proc = subprocess.run([sys.executable, "-m", "ecgcls.cli", "digitize", str(tmp_path), "--out", str(out)],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 1, proc.stderr
+    assert "1 failed" in proc.stdout and "bad.jpg" in proc.stderr
+    lines = (out / "good.csv").read_text().splitlines()
+    assert lines[0] == "I,II,III,aVR,aVL,aVF,V1,V2,V3,V4,V5,V6" and len(lines) == 5001
+    assert ",," in lines[2500]  # 6x2: limb leads end at 5 s -> empty cells
+    assert (out / "good_overlay.png").is_file()
+    summary = (out / "summary.csv").read_text()
+    assert "ok" in summary and "error" in summary
