@@ -11,8 +11,11 @@ def main(argv: list[str] | None = None) -> int:
     from ecgcls.digitize.cli import add_parser as add_digitize
     from ecgcls.render.cli import add_parser as add_render
 
+    from ecgcls.predict.bundle import add_parser as add_bundle
+
     add_render(sub)
     add_digitize(sub)
+    add_bundle(sub)
     args = parser.parse_args(argv)
     try:
         return int(args.func(args) or 0)

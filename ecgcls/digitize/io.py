@@ -113,6 +113,9 @@ def _pdf_pages(path: Path, dpi: float, max_pages: int | None) -> Iterator[tuple[
         msg = str(exc)
         if "password" in msg.lower():
             raise ImageError(f"{path}: PDF is password-protected") from None
+        head = path.read_bytes()[:200_000]
+        if b"/Count 0" in head and b"/Type /Page " not in head and b"/Type/Page " not in head:
+            raise ImageError(f"{path}: PDF has no pages") from None
         raise ImageError(f"{path}: not a readable PDF ({msg})") from None
     try:
         n = len(pdf)

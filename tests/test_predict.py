@@ -1,0 +1,150 @@
+"""predict.py: column contract, bad inputs, resume after interruption, no silent overwrite."""
+import csv
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from ecgcls.predict import ResumableCSV, load_bundle, resample_nan, run_predict
+from ecgcls.render import RenderConfig, render
+
+from test_render import synthetic_ecg
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def good_png(tmp_path_factory):
+    d = tmp_path_factory.mktemp("pics")
+    page = render(synthetic_ecg(3), 500, RenderConfig(layout="3x4+II", dpi=150), rng=0)
+    p = d / "good.png"
+    Image.fromarray(page.image).save(p)
+    return p
+
+
+def make_bad_inputs(folder: Path, good: Path) -> dict[str, str]:
+    """Every kind of bad input, with the words its error must contain."""
+    (folder / "empty.png").write_bytes(b"")
+    (folder / "notimage.jpg").write_text("hello, I am text")
+    data = good.read_bytes()
+    (folder / "truncated.png").write_bytes(data[: len(data) // 3])
+    Image.new("RGB", (1, 1)).save(folder / "tiny.png")
+    Image.new("RGB", (1200, 900), "white").save(folder / "white.png")
+    rng = np.random.default_rng(0)
+    noise = np.full((900, 1200, 3), 255, np.uint8)
+    noise[100:300, 100:300] = rng.integers(0, 255, (200, 200, 3))
+    Image.fromarray(noise).save(folder / "noecg.png")
+    Image.new("1", (12000, 12000)).save(folder / "bomb.png")  # 144 Mpx of nothing, a few kB on disk
+    (folder / "empty.pdf").write_bytes(b"%PDF-1.4\n1 0 obj << /Type /Catalog /Pages 2 0 R >> endobj\n"
+                                       b"2 0 obj << /Type /Pages /Kids [] /Count 0 >> endobj\n"
+                                       b"trailer << /Root 1 0 R >>\n%%EOF\n")
+    (folder / "broken.pdf").write_bytes(b"%PDF-1.4 garbage")
+    return {"empty.png": "empty file", "notimage.jpg": "not a readable image", "truncated.png": "truncated",
+            "tiny.png": "too small", "white.png": "blank", "noecg.png": "no ECG trace", "bomb.png": "decompression bomb",
+            "empty.pdf": "no pages", "broken.pdf": "not a readable PDF"}
+
+
+def read_rows(path: Path) -> list[dict]:
+    with open(path, newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+def test_bundled_models_load():
+    for name in ("patchecg", "cnn1d"):
+        m = load_bundle(name)
+        assert m.classes == ["NORM", "MI", "STTC", "CD", "HYP"] and len(m.thresholds) == 5
+        assert m.card.get("test") and m.card.get("data", {}).get("folds")
+    with pytest.raises(ValueError, match="no bundled model"):
+        load_bundle("resnet9000")
+
+
+def test_columns_and_bad_inputs(tmp_path, good_png):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "sub").mkdir()
+    Image.open(good_png).save(folder / "sub" / "good.png")
+    expected = make_bad_inputs(folder, good_png)
+    out = tmp_path / "preds.csv"
+    summary = run_predict(str(folder), str(out), workers=1)
+    header = out.read_text().splitlines()[0].split(",")
+    assert header == ["path", "status", "error", "layout", "quality", "p_NORM", "p_MI", "p_STTC", "p_CD", "p_HYP",
+                      "labels"]
+    rows = {Path(r["path"].split("#")[0]).name: r for r in read_rows(out)}
+    assert rows["good.png"]["status"] == "ok" and rows["good.png"]["layout"] == "3x4+II"
+    p = [float(rows["good.png"][f"p_{c}"]) for c in ["NORM", "MI", "STTC", "CD", "HYP"]]
+    assert all(0 <= v <= 1 for v in p)
+    for name, words in expected.items():
+        assert rows[name]["status"] == "error", name
+        assert words in rows[name]["error"], (name, rows[name]["error"])
+        assert rows[name]["p_NORM"] == ""  # no silent guess
+    assert summary["ok"] == 1 and summary["error"] == len(expected)
+
+
+def test_resume_after_interruption_and_no_silent_overwrite(tmp_path, good_png):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for i in range(3):
+        Image.open(good_png).save(folder / f"p{i}.png")
+    out = tmp_path / "preds.csv"
+    run_predict(str(folder), str(out), workers=1)
+    full = out.read_bytes()
+    # simulate a kill mid-row: the last row is cut off, and p2 was never finished
+    lines = full.splitlines(keepends=True)
+    out.write_bytes(b"".join(lines[:-1]) + lines[-1][:15])
+    summary = run_predict(str(folder), str(out), workers=1)
+    assert summary["skipped"] == 2 and summary["ok"] == 1
+    rows = read_rows(out)
+    assert sorted(Path(r["path"]).name for r in rows) == ["p0.png", "p1.png", "p2.png"]
+    assert all(len(r) == 11 and r["status"] == "ok" for r in rows)
+    # rerun: nothing to do, file unchanged
+    before = out.read_bytes()
+    assert run_predict(str(folder), str(out), workers=1)["skipped"] == 3
+    assert out.read_bytes() == before
+    # overwrite keeps the old file aside
+    s = run_predict(str(folder), str(out), workers=1, overwrite=True)
+    assert Path(s["moved_old_output_to"]).read_bytes() == before
+
+
+def test_output_with_other_columns_is_refused(tmp_path):
+    out = tmp_path / "x.csv"
+    out.write_text("a,b\n1,2\n")
+    with pytest.raises(ValueError, match="other columns"):
+        ResumableCSV(out, ["path", "status"])
+    assert out.read_text() == "a,b\n1,2\n"
+
+
+def test_multipage_pdf_rows(tmp_path, good_png):
+    im = Image.open(good_png).convert("RGB")
+    im.save(tmp_path / "two.pdf", save_all=True, append_images=[im], resolution=150.0)
+    out = tmp_path / "p.csv"
+    run_predict(str(tmp_path / "two.pdf"), str(out), workers=1)
+    rows = read_rows(out)
+    assert [r["path"].split("#")[1] for r in rows] == ["page=1", "page=2"]
+
+
+def test_resample_keeps_gaps():
+    x = np.sin(np.linspace(0, 20, 5000, dtype=np.float32))[None].repeat(12, 0)
+    x[3, 1000:3000] = np.nan
+    y = resample_nan(x, 500, 100, 1000)
+    assert y.shape == (12, 1000)
+    assert np.isnan(y[3, 210:590]).all() and np.isfinite(y[3, :190]).all() and np.isfinite(y[0]).all()
+
+
+def test_predict_entry_point_exit_codes(tmp_path, good_png):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    Image.open(good_png).save(folder / "good.png")
+    out = tmp_path / "preds.csv"
+    ok = subprocess.run([sys.executable, "predict.py", f"input={folder}", f"output={out}", "workers=1",
+                         f"hydra.run.dir={tmp_path / 'h'}"], cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert ok.returncode == 0, ok.stderr[-2000:]
+    (folder / "bad.png").write_bytes(b"")
+    bad = subprocess.run([sys.executable, "predict.py", f"input={folder}", f"output={out}", "workers=1",
+                          f"hydra.run.dir={tmp_path / 'h2'}"], cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert bad.returncode == 1 and "1 errors" in bad.stdout and "empty file" in bad.stderr
+    missing = subprocess.run([sys.executable, "predict.py", f"input={tmp_path / 'nope'}", f"output={out}",
+                              f"hydra.run.dir={tmp_path / 'h3'}"], cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert missing.returncode == 2 and "no such file" in missing.stderr
