@@ -108,3 +108,32 @@ def test_blackout_condition_fraction():
     y = EVAL_CONDITIONS["blackout30"](signal(), np.random.default_rng(0))
     assert np.isnan(y).mean() == pytest.approx(0.3, abs=0.01)
     assert set(SIM_LAYOUTS) >= {"12x1", "3x4", "6x2", "cabrera"}
+
+
+def test_digitized_store_and_mixed_dataset(tmp_path):
+    """Records rendered + digitized once into a store; the dataset serves them with NaN where not printed."""
+    from conftest import make_tiny_ptbxl
+    from ecgcls.data import SignalStore
+    from ecgcls.data.datamodule import SignalDataset
+    from ecgcls.data.digitized import DigitizedStore
+
+    root = make_tiny_ptbxl(tmp_path / "tiny", n=3, fs_list=(100, 500))
+    # the tiny records are noise, not ECGs: give them a real-looking signal so pages digitize
+    import wfdb
+    from test_render import synthetic_ecg
+    for i in range(1, 4):
+        wfdb.wrsamp(f"{i:05d}_hr", fs=500, units=["mV"] * 12, sig_name=list(__import__("ecgcls").LEADS),
+                    p_signal=synthetic_ecg(i).T.astype(np.float64), fmt=["16"] * 12, adc_gain=[1000.0] * 12,
+                    baseline=[0] * 12, write_dir=str(root / "records500/00000"))
+    dig = DigitizedStore(root, fs=100, cache_dir=tmp_path / "c", variants=1, layouts=["3x4", "6x2"],
+                         artifact_prob=0.0, workers=1)
+    assert dig.signals.shape == (3, 1, 12, 1000)
+    assert set(dig.layouts) <= {"3x4", "6x2"}
+    x = dig.get(2)
+    assert np.isnan(x).any() and np.isfinite(x).mean() > 0.2  # partly printed, mostly read
+    store = SignalStore(root, 100, tmp_path / "c", progress=False)
+    ds = SignalDataset(store, np.array([1, 2, 3]), np.zeros((3, 2)), digitized=dig, digitized_prob=1.0, eval_seed=0)
+    np.testing.assert_array_equal(np.isnan(ds[1][0].numpy()), np.isnan(x))
+    again = DigitizedStore(root, fs=100, cache_dir=tmp_path / "c", variants=1, layouts=["3x4", "6x2"],
+                           artifact_prob=0.0, workers=1)
+    assert again.dir == dig.dir  # cached, not rebuilt

@@ -29,11 +29,13 @@ class SignalDataset(Dataset):
     """
 
     def __init__(self, store: SignalStore, ids: np.ndarray, targets: np.ndarray,
-                 transform: SignalTransform | None = None, eval_seed: int | None = None) -> None:
+                 transform: SignalTransform | None = None, eval_seed: int | None = None,
+                 digitized=None, digitized_prob: float = 0.0) -> None:
         if len(ids) != len(targets):
             raise ValueError(f"{len(ids)} ids but {len(targets)} target rows")
         self.store, self.ids, self.targets = store, np.asarray(ids), np.array(targets, dtype=np.float32)
         self.transform, self.eval_seed = transform, eval_seed
+        self.digitized, self.digitized_prob = digitized, digitized_prob
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -44,9 +46,14 @@ class SignalDataset(Dataset):
         return np.random.default_rng(int(torch.randint(0, 2**62, (1,)).item()))
 
     def __getitem__(self, idx: int) -> tuple[torch.Tensor, torch.Tensor]:
-        x = self.store.get(int(self.ids[idx]))
-        if self.transform is not None:
-            x = self.transform(x, self.rng(idx))
+        rng = self.rng(idx)
+        if self.digitized is not None and self.digitized_prob > 0 and rng.random() < self.digitized_prob:
+            # the record as the digitizer read it from a rendered picture (its own layout and gaps)
+            x = self.digitized.get(int(self.ids[idx]), int(rng.integers(self.digitized.variants)))
+        else:
+            x = self.store.get(int(self.ids[idx]))
+            if self.transform is not None:
+                x = self.transform(x, rng)
         return torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)), torch.from_numpy(self.targets[idx])
 
 
@@ -72,7 +79,8 @@ class PTBXLDataModule(L.LightningDataModule):
                  folds: Mapping[str, Sequence[int]] | None = None, min_class_count: int = 1,
                  batch_size: int = 64, num_workers: int = 0, pin_memory: bool = False,
                  train_transform: SignalTransform | None = None, eval_transform: SignalTransform | None = None,
-                 eval_seed: int = 1234, limit_records: int | None = None) -> None:
+                 eval_seed: int = 1234, limit_records: int | None = None, digitized: dict | None = None,
+                 digitized_prob: float = 0.0) -> None:
         super().__init__()
         self.root, self.archive, self.cache_dir = root, archive, cache_dir
         self.fs, self.task, self.min_class_count = int(fs), task, min_class_count
@@ -80,6 +88,8 @@ class PTBXLDataModule(L.LightningDataModule):
         self.batch_size, self.num_workers, self.pin_memory = batch_size, num_workers, pin_memory
         self.train_transform, self.eval_transform, self.eval_seed = train_transform, eval_transform, eval_seed
         self.limit_records = limit_records
+        self.digitized_cfg, self.digitized_prob = (dict(digitized) if digitized else None), float(digitized_prob)
+        self.digitized = None
         self.classes: list[str] = []
         self.splits: dict[str, np.ndarray] = {}
         self._prepared = False
@@ -97,6 +107,10 @@ class PTBXLDataModule(L.LightningDataModule):
         db = load_database(root)
         labels = derive_labels(root, self.task, db=db, min_count=self.min_class_count)
         self.store = SignalStore(root, self.fs, self.cache_dir)
+        if self.digitized_cfg is not None:
+            from ecgcls.data.digitized import DigitizedStore
+
+            self.digitized = DigitizedStore(root, self.fs, self.cache_dir, **self.digitized_cfg)
         labels = labels[labels.index.isin(self.store.ids)]
         self.classes = list(labels.columns)
         splits = make_splits(db, labels.index, self.folds)
@@ -107,13 +121,20 @@ class PTBXLDataModule(L.LightningDataModule):
         log.info("splits (folds %s): %s", self.folds, {k: len(v) for k, v in splits.items()})
         self._prepared = True
 
-    def dataset(self, split: str) -> SignalDataset:
+    def dataset(self, split: str, source: str = "mixed") -> SignalDataset:
+        """A split's dataset. ``source``: 'mixed' (training mix of raw+masking and digitized signals),
+        'digitized' (only digitized pictures; needs ``digitized``), or 'signal' (only raw + transform)."""
         self._setup_once()
         ids = self.splits[split]
         targets = self.labels.loc[ids].to_numpy(np.float32)
+        prob = {"mixed": self.digitized_prob, "digitized": 1.0, "signal": 0.0}[source]
+        if source == "digitized" and self.digitized is None:
+            raise ValueError("source='digitized' needs data.digitized (a DigitizedStore spec)")
         if split == "train":
-            return SignalDataset(self.store, ids, targets, self.train_transform)
-        return SignalDataset(self.store, ids, targets, self.eval_transform, eval_seed=self.eval_seed)
+            return SignalDataset(self.store, ids, targets, self.train_transform, digitized=self.digitized,
+                                 digitized_prob=prob)
+        return SignalDataset(self.store, ids, targets, self.eval_transform, eval_seed=self.eval_seed,
+                             digitized=self.digitized, digitized_prob=prob)
 
     def _loader(self, split: str, shuffle: bool) -> DataLoader:
         return DataLoader(self.dataset(split), batch_size=self.batch_size, shuffle=shuffle,

@@ -14,12 +14,13 @@ from ecgcls.data.masking import EVAL_CONDITIONS
 
 
 @torch.no_grad()
-def predict_split(module, dm, split: str, transform, batch_size: int = 128) -> tuple[np.ndarray, np.ndarray]:
-    """Probabilities and targets of a datamodule split under an evaluation transform."""
+def predict_split(module, dm, split: str, transform, batch_size: int = 128, source: str = "signal"
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    """Probabilities and targets of a datamodule split under an evaluation transform (or digitized pictures)."""
     old = dm.eval_transform
     dm.eval_transform = transform
     try:
-        ds = dm.dataset(split)
+        ds = dm.dataset(split, source=source)
     finally:
         dm.eval_transform = old
     module.eval()
@@ -43,8 +44,10 @@ def evaluate_layouts(module, dm, split: str = "test", conditions: Mapping | None
             c.fs = dm.fs
     classes = classes or dm.classes
     out: dict = {"split": split, "conditions": {}}
+    if getattr(dm, "digitized", None) is not None:
+        conds["digitized"] = None  # the records as the digitizer read them from rendered pictures
     for name, cond in tqdm(conds.items(), desc="per-layout evaluation"):
-        p, y = predict_split(module, dm, split, cond)
+        p, y = predict_split(module, dm, split, cond, source="digitized" if name == "digitized" else "signal")
         per = M.per_class_auroc(p, y)
         out["conditions"][name] = {"macro_auroc": float(np.nanmean(per)),
                                    "per_class": {c: (None if np.isnan(a) else float(a)) for c, a in zip(classes, per)}}
