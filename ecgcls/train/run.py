@@ -66,7 +66,7 @@ def train(cfg: DictConfig) -> dict:
     trainer.fit(model, datamodule=dm, ckpt_path=cfg.get("ckpt_path"))
     fit_s = time.time() - t0
 
-    result: dict = {"seed": cfg.seed, "masking": OmegaConf.to_container(cfg.get("masking") or {}), "fit_seconds": round(fit_s, 1), "data": dm.describe(),
+    result: dict = {"seed": cfg.seed, "masking": OmegaConf.to_container(cfg.masking) if cfg.get("masking") else {}, "fit_seconds": round(fit_s, 1), "data": dm.describe(),
                     "model": cfg.model.net.name if "net" in cfg.model else str(cfg.model._target_),
                     "torch": torch.__version__, "host": platform.node()}
     result["data"].pop("split_ids")
