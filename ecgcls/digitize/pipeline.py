@@ -268,7 +268,7 @@ def digitize(image: np.ndarray, fs: float = 500.0, speed_mm_s: float = 25.0, gai
     for y0 in rows_y:
         a = int(max(0, y0 - 1.2 * pitch))
         b = int(min(h, y0 + 1.2 * pitch))
-        top, bot, val = follow_trace(ink[a:b], y0 - a, pitch)
+        top, bot, val = follow_trace(ink[a:b], y0 - a, pitch, dark_band=dark[a:b])
         top, bot, val = top + a, bot + a, val + a
         g, start = _calibration(top, bot, ppm_x, ppm_y, speed_mm_s)
         valid = np.flatnonzero(np.isfinite(val))

@@ -119,7 +119,8 @@ def _viterbi(starts, ry0, ry1, base_y, jump_cost, prior_cost, gap_cost):  # prag
 
 
 def follow_trace(ink_band: np.ndarray, base_y: float, pitch: float, jump_cost: float = 1.0,
-                 prior_cost: float = 0.02, gap_cost: float = 8.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                 prior_cost: float = 0.02, gap_cost: float = 8.0, dark_band: np.ndarray | None = None
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Follow one trace through a band with a Viterbi path over the ink runs of each column.
 
     Moving from run a to run b costs the vertical gap between them (0 when they touch: the line is
@@ -134,7 +135,33 @@ def follow_trace(ink_band: np.ndarray, base_y: float, pitch: float, jump_cost: f
     top, bot = _viterbi(starts, sy.astype(np.float64), ey.astype(np.float64), float(base_y), float(jump_cost),
                         float(prior_cost), float(gap_cost))
     bot = bot - 1  # inclusive bottom pixel
+    if dark_band is not None:
+        top, bot = subpixel_edges(top, bot, dark_band)
     return top, bot, column_values(top, bot)
+
+
+def subpixel_edges(top: np.ndarray, bot: np.ndarray, dark: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Move integer run ends by the partial ink coverage of the pixel just outside them.
+
+    An anti-aliased (or blurred) stroke leaves the pixel above ``top`` partly dark: its darkness relative to
+    the stroke's core darkness is the covered fraction, so the edge lies that far above (likewise below).
+    """
+    h, w = dark.shape
+    ok = np.isfinite(top) & np.isfinite(bot)
+    cols = np.flatnonzero(ok)
+    if cols.size == 0:
+        return top, bot
+    t = top[cols].astype(int)
+    b = bot[cols].astype(int)
+    core = float(np.median(dark[(t + b) // 2, cols])) or 1.0
+    def cover(y):
+        return np.clip(dark[np.clip(y, 0, h - 1), cols] / core, 0.0, 1.0) * ((y >= 0) & (y < h))
+
+    top, bot = top.copy(), bot.copy()
+    # the first inked pixel may itself be only partly covered; the one outside may be partly covered too
+    top[cols] = t + (1 - cover(t)) - cover(t - 1)
+    bot[cols] = b - (1 - cover(b)) + cover(b + 1)
+    return top, bot
 
 
 def column_values(top: np.ndarray, bot: np.ndarray) -> np.ndarray:

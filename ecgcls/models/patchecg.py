@@ -86,8 +86,9 @@ class PatchECG(nn.Module):
     def __init__(self, num_classes: int, n_leads: int = 12, n_samples: int = 1000, patch_len: int = 64,
                  d_model: int = 128, depth: int = 3, heads: int = 4, mlp_ratio: float = 4.0, dropout: float = 0.1,
                  patch_encoder: str = "cnn", encoder_width: int = 32, min_observed: float = 0.0,
-                 attn_backend: str = "auto") -> None:
+                 attn_backend: str = "auto", pad_multiple: int = 8) -> None:
         super().__init__()
+        self.pad_multiple = int(pad_multiple)
         self.n_leads, self.patch_len = n_leads, patch_len
         self.n_patches = -(-n_samples // patch_len)
         self.min_observed = min_observed
@@ -129,6 +130,8 @@ class PatchECG(nn.Module):
         flat_valid = valid.view(B, -1)  # lead-major order: lead l, patch p -> l * n_patches + p
         counts = flat_valid.sum(1)
         n_max = int(counts.max().item()) if B else 0
+        m = self.pad_multiple  # few distinct sequence lengths: bounded kernel/primitive caches, steadier memory
+        n_max = -(-(n_max + 1) // m) * m - 1 if m > 1 else n_max
         emb = self.encoder(patches[valid])  # only patches that exist are encoded
         lead_idx, patch_idx = valid.nonzero(as_tuple=True)[1:]
         emb = emb + self.lead_emb[lead_idx] + self.time_emb[patch_idx]
