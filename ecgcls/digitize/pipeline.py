@@ -119,19 +119,24 @@ def _snap_gain(g: float | None) -> float:
     return float(min(STANDARD_GAINS, key=lambda s: abs(np.log(g / s))))
 
 
+def _residual(a: np.ndarray, b: np.ndarray, min_overlap: int = 50) -> float | None:
+    """RMS difference of two signals where both exist, each centred on its median, relative to their RMS;
+    None when they overlap on fewer than ``min_overlap`` samples."""
+    ok = np.isfinite(a) & np.isfinite(b)
+    if ok.sum() < min_overlap:
+        return None
+    aa, bb = a[ok] - np.median(a[ok]), b[ok] - np.median(b[ok])
+    scale = np.sqrt(np.mean(aa ** 2) + np.mean(bb ** 2)) + 1e-6
+    return float(np.sqrt(np.mean((aa - bb) ** 2)) / scale)
+
+
 def _lead_identity_residual(sig: np.ndarray) -> float:
-    """Mean normalised residual of limb-lead identities where the leads overlap in time (lower = consistent)."""
+    """Mean residual of Einthoven's and Goldberger's limb-lead identities where the leads overlap in time
+    (lower = more consistent)."""
     I, II, III, aVR, aVL, aVF = sig[:6]
     checks = [(II, I + III), (-aVR, (I + II) / 2), (aVL, I - II / 2), (aVF, II - I / 2), (aVL, (I - III) / 2),
               (aVF, (II + III) / 2), (aVR, -(aVL + aVF))]
-    res = []
-    for a, b in checks:
-        ok = np.isfinite(a) & np.isfinite(b)
-        if ok.sum() < 50:
-            continue
-        aa, bb = a[ok] - np.median(a[ok]), b[ok] - np.median(b[ok])
-        scale = np.sqrt(np.mean(aa ** 2) + np.mean(bb ** 2)) + 1e-6
-        res.append(float(np.sqrt(np.mean((aa - bb) ** 2)) / scale))
+    res = [r for a, b in checks if (r := _residual(a, b)) is not None]
     return float(np.mean(res)) if res else 1.0
 
 
@@ -141,13 +146,9 @@ def _duplicate_residual(parts: dict[int, list[np.ndarray]]) -> list[float]:
     for arrs in parts.values():
         for i in range(len(arrs)):
             for j in range(i + 1, len(arrs)):
-                a, b = arrs[i], arrs[j]
-                ok = np.isfinite(a) & np.isfinite(b)
-                if ok.sum() < 50:
-                    continue
-                aa, bb = a[ok] - np.median(a[ok]), b[ok] - np.median(b[ok])
-                scale = np.sqrt(np.mean(aa ** 2) + np.mean(bb ** 2)) + 1e-6
-                res.append(float(np.sqrt(np.mean((aa - bb) ** 2)) / scale))
+                r = _residual(arrs[i], arrs[j])
+                if r is not None:
+                    res.append(r)
     return res
 
 

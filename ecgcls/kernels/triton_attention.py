@@ -88,6 +88,15 @@ if HAS_TRITON:
         tl.store(DELTA + b * stride_lb + h * N + offs_m, tl.sum(o * do, 1), mask=offs_m < N)
 
     @triton.jit
+    def _bwd_block(q, k, v, do, lse, delta, row_ok, col_ok, sm_scale):
+        """Recompute P = softmax block from the saved LSE, and dS = P * (dO V^T - delta)."""
+        s = tl.dot(q, tl.trans(k)).to(tl.float32) * sm_scale
+        p = tl.exp(s - lse[:, None])
+        p = tl.where(row_ok[:, None] & col_ok[None, :], p, 0.0)
+        dp = tl.dot(do, tl.trans(v)).to(tl.float32)
+        return p, p * (dp - delta[:, None])
+
+    @triton.jit
     def _bwd_dkdv(Q, K, V, DO, DK, DV, LSE, DELTA, LENS, sm_scale,
                   stride_b, stride_h, stride_n, stride_lb, N, H,
                   D: tl.constexpr, BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_D: tl.constexpr):
@@ -116,12 +125,8 @@ if HAS_TRITON:
                 do = tl.load(DO + base + rows[:, None] * stride_n + offs_d[None, :], mask=q_msk, other=0.0)
                 lse = tl.load(LSE + b * stride_lb + h * N + rows, mask=row_ok, other=0.0)
                 delta = tl.load(DELTA + b * stride_lb + h * N + rows, mask=row_ok, other=0.0)
-                s = tl.dot(q, tl.trans(k)).to(tl.float32) * sm_scale
-                p = tl.exp(s - lse[:, None])
-                p = tl.where(row_ok[:, None] & col_ok[None, :], p, 0.0)
+                p, ds = _bwd_block(q, k, v, do, lse, delta, row_ok, col_ok, sm_scale)
                 dv += tl.dot(tl.trans(p.to(do.dtype)), do).to(tl.float32)
-                dp = tl.dot(do, tl.trans(v)).to(tl.float32)
-                ds = p * (dp - delta[:, None])
                 dk += tl.dot(tl.trans(ds.to(q.dtype)), q).to(tl.float32)
         dk = dk * sm_scale
         out_msk = (offs_n < N)[:, None] & d_ok[None, :]
@@ -156,11 +161,7 @@ if HAS_TRITON:
                 kv_msk = col_ok[:, None] & d_ok[None, :]
                 k = tl.load(K + base + cols[:, None] * stride_n + offs_d[None, :], mask=kv_msk, other=0.0)
                 v = tl.load(V + base + cols[:, None] * stride_n + offs_d[None, :], mask=kv_msk, other=0.0)
-                s = tl.dot(q, tl.trans(k)).to(tl.float32) * sm_scale
-                p = tl.exp(s - lse[:, None])
-                p = tl.where(row_ok[:, None] & col_ok[None, :], p, 0.0)
-                dp = tl.dot(do, tl.trans(v)).to(tl.float32)
-                ds = p * (dp - delta[:, None])
+                _, ds = _bwd_block(q, k, v, do, lse, delta, row_ok, col_ok, sm_scale)
                 dq += tl.dot(ds.to(k.dtype), k).to(tl.float32)
         dq = dq * sm_scale
         tl.store(DQ + base + offs_m[:, None] * stride_n + offs_d[None, :], dq.to(DQ.dtype.element_ty),
