@@ -159,3 +159,56 @@ class PTBXLDataModule(L.LightningDataModule):
 
     def save_split(self, path: str | Path) -> None:
         Path(path).write_text(json.dumps(self.describe(), indent=1))
+
+
+class ImageDataset(Dataset):
+    """(picture tensor (1, H, W), target) from an :class:`~ecgcls.data.images.ImageStore`.
+
+    ``stage='mask'`` serves the rendered trace masks (curriculum stage 1), ``'picture'`` the grayscale
+    inverted pictures with artifacts (stage 2 and evaluation)."""
+
+    def __init__(self, images, ids: np.ndarray, targets: np.ndarray, stage: str = "picture", train: bool = False) -> None:
+        if stage not in ("mask", "picture"):
+            raise ValueError(f"image stage must be 'mask' or 'picture', got {stage!r}")
+        self.images, self.ids, self.targets = images, np.asarray(ids), np.array(targets, dtype=np.float32)
+        self.channel, self.train = (1 if stage == "mask" else 0), train
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def __getitem__(self, idx: int):
+        from ecgcls.data.images import to_tensor
+
+        v = int(torch.randint(0, self.images.variants, (1,)).item()) if self.train else 0
+        return to_tensor(self.images.get(int(self.ids[idx]), v, self.channel)), torch.from_numpy(self.targets[idx])
+
+
+class PTBXLImageDataModule(PTBXLDataModule):
+    """PTB-XL records as rendered pictures (same labels and fold splits as :class:`PTBXLDataModule`)."""
+
+    def __init__(self, *args, images: dict | None = None, stage: str = "picture", **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.images_cfg, self.stage = dict(images or {}), stage
+        self.images = None
+
+    def _setup_once(self) -> None:
+        if self._prepared:
+            return
+        super()._setup_once()
+        from ecgcls.data.images import ImageStore
+
+        self.images = ImageStore(self.store.root, self.cache_dir, **self.images_cfg)
+        kept = {k: v[np.isin(v, self.images.ids)] for k, v in self.splits.items()}
+        if any(len(v) == 0 for v in kept.values()):
+            raise ValueError(f"the image store {self.images.dir} has no pictures for some split: "
+                             f"{ {k: len(v) for k, v in kept.items()} }")
+        if any(len(kept[k]) < len(v) for k, v in self.splits.items()):
+            log.info("pictures exist for %s of the split records", {k: len(v) for k, v in kept.items()})
+        self.splits = kept
+
+    def dataset(self, split: str, source: str = "mixed") -> ImageDataset:
+        self._setup_once()
+        ids = self.splits[split]
+        targets = self.labels.loc[ids].to_numpy(np.float32)
+        stage = self.stage if split == "train" or self.stage == "mask" and split == "val" else "picture"
+        return ImageDataset(self.images, ids, targets, stage=stage, train=split == "train")

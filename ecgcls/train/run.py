@@ -43,6 +43,10 @@ def train(cfg: DictConfig) -> dict:
 
     Returns the metrics dict that is also written to ``<output_dir>/metrics.json``.
     """
+    if cfg.get("curriculum"):
+        from ecgcls.train.curriculum import run_curriculum
+
+        return run_curriculum(cfg)
     t0 = time.time()
     out_dir = Path(cfg.paths.output_dir)
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -1,0 +1,56 @@
+"""Pic2Diagnosis path: preprocessing, models, and the whole curriculum wired end to end (fast_dev_run)."""
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from ecgcls.data.images import fit_resize, mask_image, preprocess, to_tensor
+from ecgcls.models import create
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def test_preprocess_inverts_and_keeps_aspect():
+    img = np.full((100, 300, 3), 255, np.uint8)
+    img[50, :] = 0  # one black line
+    out = preprocess(img, size=(120, 120))
+    assert out.shape == (120, 120) and out.dtype == np.uint8
+    assert out[:40].max() == 0 and out[80:].max() == 0  # padding above/below (aspect 1:3 kept), paper -> 0
+    assert out[55:65].max() > 100  # the line, inverted, is bright
+    x = to_tensor(out)
+    assert x.shape == (1, 120, 120) and x.dtype == torch.float32
+    m = mask_image(np.eye(200, dtype=bool), (50, 50))
+    assert m.shape == (50, 50) and m.max() > 0
+    assert fit_resize(np.zeros((10, 40), np.uint8), (20, 20)).shape == (20, 20)
+
+
+def test_models_and_ensemble_average_probabilities():
+    torch.manual_seed(0)
+    ens = create("pic2dx_ensemble", num_classes=5, backbones=["resnet10t", "lcnet_100"]).eval()
+    x = torch.randn(2, 1, 96, 128)
+    with torch.no_grad():
+        p = torch.stack([torch.sigmoid(m(x)) for m in ens.members]).mean(0)
+        torch.testing.assert_close(torch.sigmoid(ens(x)), p, atol=1e-5, rtol=1e-4)
+    with pytest.raises(ValueError, match="1, H, W"):
+        ens.members[0](torch.randn(1, 3, 64, 64))
+
+
+def test_curriculum_runs_end_to_end(tmp_path, ptbxl_root, cache_dir):
+    ids = "[" + ",".join(str(i) for i in range(1, 61)) + "]"
+    out = tmp_path / "run"
+    proc = subprocess.run([sys.executable, "train.py", "experiment=pic2dx_curriculum", "trainer=fast_dev_run",
+                           f"paths.cache_dir={cache_dir}", f"data.root={ptbxl_root}", f"++data.images.ids={ids}",
+                           "data.images.size=[96,128]", "curriculum.backbones=[resnet10t,lcnet_100]",
+                           "curriculum.ablation=true", f"hydra.run.dir={out}"],
+                          cwd=REPO, capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    m = json.loads((out / "metrics.json").read_text())
+    assert set(m["ablation_macro_auroc"]) == {"resnet10t", "lcnet_100", "ensemble"}
+    assert set(m["ablation_macro_auroc"]["resnet10t"]) == {"mask_only", "curriculum", "finetune_only"}
+    assert set(m["test"]["per_class"]) == {"NORM", "MI", "STTC", "CD", "HYP"}
+    ck = torch.load(out / "ensemble.ckpt", weights_only=False)
+    assert ck["hyper_parameters"]["net"]["name"] == "pic2dx_ensemble" and "thresholds" in ck["state_dict"]
