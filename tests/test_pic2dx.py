@@ -54,3 +54,16 @@ def test_curriculum_runs_end_to_end(tmp_path, ptbxl_root, cache_dir):
     assert set(m["test"]["per_class"]) == {"NORM", "MI", "STTC", "CD", "HYP"}
     ck = torch.load(out / "ensemble.ckpt", weights_only=False)
     assert ck["hyper_parameters"]["net"]["name"] == "pic2dx_ensemble" and "thresholds" in ck["state_dict"]
+    # the ensemble checkpoint becomes a weights bundle that predict.py can use on pictures
+    from PIL import Image
+
+    from ecgcls.predict import make_bundle, run_predict
+    from ecgcls.render import RenderConfig, render
+    from test_render import synthetic_ecg
+
+    bundle = make_bundle(out / "ensemble.ckpt", tmp_path / "pic2dx.pt", card={"note": "test"})
+    pics = tmp_path / "pics"
+    pics.mkdir()
+    Image.fromarray(render(synthetic_ecg(0), 500, RenderConfig(layout="6x2"), rng=0).image).save(pics / "a.png")
+    s = run_predict(str(pics), str(tmp_path / "p.csv"), model=str(bundle), workers=1)
+    assert s["ok"] == 1 and s["model"] == "pic2dx_ensemble"

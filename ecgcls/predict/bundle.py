@@ -15,7 +15,8 @@ import torch.nn as nn
 from ecgcls.models import create
 
 WEIGHTS_DIR = Path(__file__).resolve().parents[1] / "weights"
-BUNDLES = {"patchecg": "patchecg_superdiag.pt", "cnn1d": "cnn1d_masked_superdiag.pt"}
+BUNDLES = {"patchecg": "patchecg_superdiag.pt", "cnn1d": "cnn1d_masked_superdiag.pt",
+           "pic2dx": "pic2dx_ensemble_superdiag.pt"}
 
 
 def make_bundle(ckpt_path: str | Path, out_path: str | Path, card: dict, fs: int = 100) -> Path:
@@ -24,9 +25,11 @@ def make_bundle(ckpt_path: str | Path, out_path: str | Path, card: dict, fs: int
     hp = ck["hyper_parameters"]
     state = {k[len("net."):]: v for k, v in ck["state_dict"].items() if k.startswith("net.")}
     net = dict(hp["net"])
+    picture = str(net.get("name", "")).startswith("pic2dx")
     bundle = {"format": 1, "net": net, "state_dict": state, "classes": list(hp["classes"]),
               "thresholds": ck["state_dict"]["thresholds"].tolist(), "fs": fs, "n_samples": 10 * fs,
-              "input_fill": hp.get("input_fill", "none"), "card": card}
+              "input_fill": hp.get("input_fill", "none"), "card": card,
+              "input": "picture" if picture else "signal", "image_size": ck.get("image_size")}
     out_path = Path(out_path)
     out_path.parent.mkdir(parents=True, exist_ok=True)
     torch.save(bundle, out_path)
@@ -34,7 +37,8 @@ def make_bundle(ckpt_path: str | Path, out_path: str | Path, card: dict, fs: int
 
 
 class BundledModel(nn.Module):
-    """A bundled classifier: ``forward(x (B, 12, T) mV with NaN)`` → probabilities (B, C)."""
+    """A bundled classifier → probabilities (B, C). ``input == 'signal'``: x is (B, 12, T) mV with NaN;
+    ``'picture'``: x is (B, 1, H, W) from :func:`ecgcls.data.images.preprocess` + ``to_tensor``."""
 
     def __init__(self, bundle: dict) -> None:
         super().__init__()
@@ -47,6 +51,8 @@ class BundledModel(nn.Module):
         self.n_samples = int(bundle["n_samples"])
         self.input_fill = bundle["input_fill"]
         self.card = bundle.get("card", {})
+        self.input = bundle.get("input", "signal")
+        self.image_size = tuple(bundle["image_size"]) if bundle.get("image_size") else None
         self.net = create(name, num_classes=len(self.classes), **net)
         self.net.load_state_dict(bundle["state_dict"])
         self.eval()

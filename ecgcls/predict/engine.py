@@ -54,10 +54,13 @@ class PageResult:
     quality: float = float("nan")
     signal: np.ndarray | None = None
     extra: dict | None = None
+    picture: np.ndarray | None = None
 
 
-def digitize_file(path: str, fs_model: int, n_samples: int, dig_kw: dict, overlay_dir: str | None) -> list[PageResult]:
-    """Digitize every page of one file (runs in a worker process); errors become error rows."""
+def digitize_file(path: str, fs_model: int, n_samples: int, dig_kw: dict, overlay_dir: str | None,
+                  image_size: tuple[int, int] | None = None) -> list[PageResult]:
+    """Digitize every page of one file (runs in a worker process); errors become error rows.
+    With ``image_size``, also keep the picture preprocessed for the image classifiers."""
     import cv2
 
     from ecgcls.digitize import DigitizeError, ImageError, digitize, load_pages
@@ -80,10 +83,14 @@ def digitize_file(path: str, fs_model: int, n_samples: int, dig_kw: dict, overla
             if overlay_dir:
                 stem = Path(name.replace("#page=", "_p")).stem
                 cv2.imwrite(str(Path(overlay_dir) / f"{stem}_overlay.png"), cv2.cvtColor(d.overlay(), cv2.COLOR_RGB2BGR))
+            picture = None
+            if image_size is not None:
+                from ecgcls.data.images import preprocess
+                picture = preprocess(image, image_size)
             out.append(PageResult(name, "ok", "", d.layout, d.quality, sig,
                                   {"scale_method": d.scale_method, "px_per_mm": d.px_per_mm, "gain_mm_mv": d.gain_mm_mv,
                                    "rotation_deg": d.rotation_deg, "lead_quality": d.lead_quality,
-                                   "start_times": d.start_times}))
+                                   "start_times": d.start_times}, picture))
     except ImageError as exc:
         out.append(PageResult(path, "error", str(exc)))
     except Exception as exc:  # never let one file stop the batch; say what happened
@@ -143,10 +150,16 @@ def run_predict(input: str, output: str, model: str = "patchecg", batch_size: in
     from ecgcls.digitize import find_pictures
     from ecgcls.predict.bundle import load_bundle
 
-    if model in ("pic2dx", "both"):
-        raise ValueError(f"model={model}: the Pic2Diagnosis image ensemble has no bundled weights yet; "
-                         "use model=patchecg or model=cnn1d")
-    net = load_bundle(model)
+    nets = [load_bundle(m) for m in (("patchecg", "pic2dx") if model == "both" else (model,))]
+    net = nets[0]
+    if any(n.classes != net.classes for n in nets):
+        raise ValueError(f"model={model}: the models predict different classes; cannot average them")
+    sig_net = next((n for n in nets if n.input == "signal"), None)
+    img_net = next((n for n in nets if n.input == "picture"), None)
+    image_size = img_net.image_size if img_net else None
+    fs_model, n_model = (sig_net.fs, sig_net.n_samples) if sig_net else (100, 1000)
+    thresholds = np.mean([n.thresholds for n in nets], axis=0)
+    name = "+".join(n.name for n in nets)
     cols = HEAD + [f"p_{c}" for c in net.classes] + ["labels"]
     files = [str(p) for p in find_pictures(input)]
     writer = ResumableCSV(output, cols, overwrite=overwrite)
@@ -164,8 +177,14 @@ def run_predict(input: str, output: str, model: str = "patchecg", batch_size: in
         ok = [r for r in results if r.status == "ok"]
         probs = np.zeros((0, len(net.classes)))
         if ok:
-            x = torch.from_numpy(np.stack([r.signal for r in ok]))
-            probs = net(x).numpy()
+            from ecgcls.data.images import to_tensor
+
+            outs = []
+            if sig_net is not None:
+                outs.append(sig_net(torch.from_numpy(np.stack([r.signal for r in ok]))).numpy())
+            if img_net is not None:
+                outs.append(img_net(torch.stack([to_tensor(r.picture) for r in ok])).numpy())
+            probs = np.mean(outs, axis=0)
         k = 0
         for r in results:
             row = {"path": r.path, "status": r.status, "error": r.error}
@@ -173,7 +192,7 @@ def run_predict(input: str, output: str, model: str = "patchecg", batch_size: in
                 p = probs[k]
                 k += 1
                 row.update(layout=r.layout, quality=f"{r.quality:.3f}",
-                           labels=";".join(c for c, v, t in zip(net.classes, p, net.thresholds) if v >= t))
+                           labels=";".join(c for c, v, t in zip(net.classes, p, thresholds) if v >= t))
                 row.update({f"p_{c}": f"{v:.4f}" for c, v in zip(net.classes, p)})
                 if jl:
                     jl.write(json.dumps({"path": r.path, "layout": r.layout, "quality": r.quality,
@@ -184,19 +203,19 @@ def run_predict(input: str, output: str, model: str = "patchecg", batch_size: in
             counts[r.status] += 1
             writer.write(row)
 
-    bar = tqdm(total=len(todo), desc=f"predicting ({net.name})", unit="file")
+    bar = tqdm(total=len(todo), desc=f"predicting ({name})", unit="file")
     try:
         if workers > 1 and len(todo) > 1:
             with ProcessPoolExecutor(max_workers=workers) as ex:
                 for chunk in _chunks(todo, batch_size):
-                    results = [r for rs in ex.map(digitize_file, chunk, [net.fs] * len(chunk),
-                                                  [net.n_samples] * len(chunk), [dig_kw] * len(chunk),
-                                                  [overlays] * len(chunk)) for r in rs]
+                    n = len(chunk)
+                    results = [r for rs in ex.map(digitize_file, chunk, [fs_model] * n, [n_model] * n, [dig_kw] * n,
+                                                  [overlays] * n, [image_size] * n) for r in rs]
                     emit(results)
                     bar.update(len(chunk))
         else:
             for chunk in _chunks(todo, batch_size):
-                emit([r for f in chunk for r in digitize_file(f, net.fs, net.n_samples, dig_kw, overlays)])
+                emit([r for f in chunk for r in digitize_file(f, fs_model, n_model, dig_kw, overlays, image_size)])
                 bar.update(len(chunk))
     finally:
         bar.close()
@@ -204,4 +223,4 @@ def run_predict(input: str, output: str, model: str = "patchecg", batch_size: in
         if jl:
             jl.close()
     return {"files": len(files), "skipped": len(files) - len(todo), **counts, "errors": errors,
-            "output": str(output), "model": net.name, "moved_old_output_to": str(writer.moved_to or "")}
+            "output": str(output), "model": name, "moved_old_output_to": str(writer.moved_to or "")}
