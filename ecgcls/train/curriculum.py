@@ -38,6 +38,7 @@ def predict_dataset(module, ds, batch_size: int = 64) -> tuple[np.ndarray, np.nd
 def _fit(cfg: DictConfig, model, dm, stage: str, epochs: int, out: Path):
     """Fit one stage and load its best (val/auroc) weights back into ``model``."""
     dm.stage = stage
+    model.train()  # Lightning keeps the modes it finds; scoring the previous stage left the model in eval mode
     ckpt = ModelCheckpoint(dirpath=out / "checkpoints", monitor="val/auroc", mode="max", save_top_k=1,
                            filename="best")
     trainer: L.Trainer = hydra.utils.instantiate(cfg.trainer, max_epochs=epochs, default_root_dir=str(out),
