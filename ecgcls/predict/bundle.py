@@ -19,11 +19,15 @@ BUNDLES = {"patchecg": "patchecg_superdiag.pt", "cnn1d": "cnn1d_masked_superdiag
            "pic2dx": "pic2dx_ensemble_superdiag.pt"}
 
 
-def make_bundle(ckpt_path: str | Path, out_path: str | Path, card: dict, fs: int = 100) -> Path:
-    """Turn a Lightning checkpoint of :class:`~ecgcls.train.MultilabelClassifier` into a bundle (fp32)."""
+def make_bundle(ckpt_path: str | Path, out_path: str | Path, card: dict, fs: int = 100, half: bool = False) -> Path:
+    """Turn a Lightning checkpoint of :class:`~ecgcls.train.MultilabelClassifier` into a bundle.
+
+    ``half`` stores floating-point weights as float16 (half the size; loaded back as float32)."""
     ck = torch.load(ckpt_path, map_location="cpu", weights_only=False)
     hp = ck["hyper_parameters"]
     state = {k[len("net."):]: v for k, v in ck["state_dict"].items() if k.startswith("net.")}
+    if half:
+        state = {k: (v.half() if v.is_floating_point() else v) for k, v in state.items()}
     net = dict(hp["net"])
     picture = str(net.get("name", "")).startswith("pic2dx")
     bundle = {"format": 1, "net": net, "state_dict": state, "classes": list(hp["classes"]),
@@ -54,7 +58,8 @@ class BundledModel(nn.Module):
         self.input = bundle.get("input", "signal")
         self.image_size = tuple(bundle["image_size"]) if bundle.get("image_size") else None
         self.net = create(name, num_classes=len(self.classes), **net)
-        self.net.load_state_dict(bundle["state_dict"])
+        self.net.load_state_dict({k: (v.float() if v.is_floating_point() else v)
+                                  for k, v in bundle["state_dict"].items()})
         self.eval()
 
     @torch.no_grad()
@@ -88,6 +93,7 @@ def add_parser(sub) -> None:
     p.add_argument("--out", required=True)
     p.add_argument("--metrics", help="the run's metrics.json (copied into the model card)")
     p.add_argument("--note", default="", help="free text for the card (training command, limits)")
+    p.add_argument("--half", action="store_true", help="store weights as float16 (half the size)")
     p.set_defaults(func=_cli)
 
 
@@ -97,7 +103,10 @@ def _cli(args) -> int:
     card: dict = {"checkpoint": str(args.checkpoint), "note": args.note}
     if args.metrics:
         m = json.loads(Path(args.metrics).read_text())
-        card.update({k: m.get(k) for k in ("seed", "model", "masking", "data", "test", "layouts", "fit_seconds")})
-    path = make_bundle(args.checkpoint, args.out, card)
+        card.update({k: m[k] for k in ("seed", "model", "masking", "data", "test", "layouts", "fit_seconds",
+                                       "ablation_macro_auroc", "per_layout", "curriculum") if k in m})
+    card["limits"] = ("Research software, not a medical device. Trained on 1,765 PTB-XL records (pack fold 10) "
+                      "and pictures rendered from them; not validated on real hospital printouts.")
+    path = make_bundle(args.checkpoint, args.out, card, half=args.half)
     print(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB)")
     return 0
