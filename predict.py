@@ -5,7 +5,7 @@ import hydra
 from omegaconf import DictConfig, OmegaConf
 
 
-@hydra.main(version_base="1.3", config_path="configs", config_name="predict")
+@hydra.main(version_base="1.3", config_path="configs/predict", config_name="predict")
 def main(cfg: DictConfig) -> None:
     from ecgcls.predict import run_predict
 

@@ -138,9 +138,10 @@ def test_predict_entry_point_exit_codes(tmp_path, good_png):
     folder.mkdir()
     Image.open(good_png).save(folder / "good.png")
     out = tmp_path / "preds.csv"
-    ok = subprocess.run([sys.executable, "predict.py", f"input={folder}", f"output={out}", "workers=1",
+    ok = subprocess.run([sys.executable, "predict.py", f"input={folder}", f"output={out}", "workers=1", "model=both",
                          f"hydra.run.dir={tmp_path / 'h'}"], cwd=REPO, capture_output=True, text=True, timeout=300)
     assert ok.returncode == 0, ok.stderr[-2000:]
+    assert "patchecg+pic2dx_ensemble" in ok.stderr  # model=... is a plain value, not the training model/ group
     (folder / "bad.png").write_bytes(b"")
     bad = subprocess.run([sys.executable, "predict.py", f"input={folder}", f"output={out}", "workers=1",
                           f"hydra.run.dir={tmp_path / 'h2'}"], cwd=REPO, capture_output=True, text=True, timeout=300)

@@ -143,7 +143,7 @@ def _chunks(it: list, n: int) -> Iterator[list]:
         yield it[i:i + n]
 
 
-def run_predict(input: str, output: str, model: str = "patchecg", batch_size: int = 16, workers: int | None = None,
+def run_predict(input: str, output: str, model: str = "cnn1d", batch_size: int = 16, workers: int | None = None,
                 overwrite: bool = False, overlays: str | None = None, jsonl: bool = False,
                 digitize: dict | None = None) -> dict:
     """Predict every picture below ``input`` into ``output`` (CSV); returns a summary dict."""
