@@ -6,17 +6,13 @@ the sampling rate, the seed, the number of variants and the render choices.
 """
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
-import os
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Sequence
 
 import numpy as np
-from tqdm.auto import tqdm
 
+from ecgcls.data.pagestore import build_store, open_store, store_dir
 from ecgcls.data.ptbxl import find_root
 from ecgcls.data.store import SignalStore
 
@@ -54,37 +50,19 @@ class DigitizedStore:
         self.root = find_root(root)
         self.fs, self.variants = int(fs), int(variants)
         spec = {"root": str(self.root.resolve()), "fs": self.fs, "variants": self.variants, "seed": seed,
-                "layouts": list(layouts or []), "artifacts": list(artifacts), "p": artifact_prob, "v": 1}
-        key = hashlib.sha1(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:16]
-        self.dir = Path(cache_dir).expanduser() / "digitized" / key
+                "layouts": list(layouts or []), "artifacts": list(artifacts), "p": artifact_prob, "v": 2}
+        self.dir = store_dir(cache_dir, "digitized", spec)
         if not (self.dir / "meta.json").is_file():
             self._build(cache_dir, seed, layouts, artifacts, artifact_prob, workers, ids, spec)
-        self.ids = np.load(self.dir / "ids.npy")
-        self.signals = np.load(self.dir / "signals.npy", mmap_mode="r")
-        self.layouts = json.loads((self.dir / "layouts.json").read_text())
-        self._row = {int(i): r for r, i in enumerate(self.ids)}
+        self.ids, self.signals, self.layouts, self._row = open_store(self.dir)
 
     def _build(self, cache_dir, seed, layouts, artifacts, artifact_prob, workers, ids, spec) -> None:
         store = SignalStore(self.root, 500, cache_dir)
         ids = sorted(int(i) for i in (ids if ids is not None else store.ids))
-        self.dir.mkdir(parents=True, exist_ok=True)
-        n = 10 * self.fs
-        tmp = self.dir / f"signals.npy.tmp{os.getpid()}"
-        arr = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.float32, shape=(len(ids), self.variants, 12, n))
         jobs = [(str(self.root), str(cache_dir), i, v, seed, self.fs, list(layouts) if layouts else None,
                  list(artifacts), artifact_prob) for i in ids for v in range(self.variants)]
-        names: list[str] = []
-        with ProcessPoolExecutor(workers or os.cpu_count()) as ex:
-            for k, (sig, lay) in enumerate(tqdm(ex.map(_job, jobs, chunksize=8), total=len(jobs),
-                                                desc="render + digitize", unit="page")):
-                arr[k // self.variants, k % self.variants] = sig
-                names.append(lay)
-        arr.flush()
-        del arr
-        os.replace(tmp, self.dir / "signals.npy")
-        np.save(self.dir / "ids.npy", np.asarray(ids, np.int64))
-        (self.dir / "layouts.json").write_text(json.dumps(names))
-        (self.dir / "meta.json").write_text(json.dumps({**spec, "n": len(ids)}))
+        build_store(self.dir, ids, self.variants, (12, 10 * self.fs), np.float32, _job, jobs, spec,
+                    "render + digitize", workers)
         log.info("built digitized store %s (%d records x %d variants)", self.dir, len(ids), self.variants)
 
     def __contains__(self, ecg_id: int) -> bool:

@@ -6,18 +6,14 @@ Preprocessing: grayscale, inverted (ink bright on black), resized keeping the as
 """
 from __future__ import annotations
 
-import hashlib
-import json
-import os
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Sequence
 
 import cv2
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 
+from ecgcls.data.pagestore import build_store, open_store, store_dir
 from ecgcls.data.ptbxl import find_root
 
 MEAN, STD = 0.08, 0.2  # of inverted pictures (mostly dark paper, bright ink)
@@ -66,7 +62,7 @@ def _render_job(args):
     rng = np.random.default_rng([seed, ecg_id, variant, 7])
     cfg = RenderConfig.random(rng, layouts=layouts, artifacts=artifacts, artifact_prob=prob, dpi=(dpi,))
     page = render(_W["store"].get(ecg_id), 500, cfg, rng=rng)
-    return preprocess(page.image, size), mask_image(page.trace_mask(), size), page.layout.name
+    return np.stack([preprocess(page.image, size), mask_image(page.trace_mask(), size)]), page.layout.name
 
 
 class ImageStore:
@@ -81,40 +77,21 @@ class ImageStore:
         self.size, self.variants = (int(size[0]), int(size[1])), int(variants)
         spec = {"root": str(self.root.resolve()), "size": list(self.size), "variants": self.variants, "seed": seed,
                 "layouts": list(layouts or []), "artifacts": list(artifacts) if artifacts is not None else None,
-                "p": artifact_prob, "dpi": dpi, "v": 1}
-        key = hashlib.sha1(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:16]
-        self.dir = Path(cache_dir).expanduser() / "images" / key
+                "p": artifact_prob, "dpi": dpi, "v": 2}
+        self.dir = store_dir(cache_dir, "images", spec)
         if not (self.dir / "meta.json").is_file():
             self._build(cache_dir, seed, layouts, artifacts, artifact_prob, dpi, workers, ids, spec)
-        self.ids = np.load(self.dir / "ids.npy")
-        self.data = np.load(self.dir / "images.npy", mmap_mode="r")
-        self.layouts = json.loads((self.dir / "layouts.json").read_text())
-        self._row = {int(i): r for r, i in enumerate(self.ids)}
+        self.ids, self.data, self.layouts, self._row = open_store(self.dir)
 
     def _build(self, cache_dir, seed, layouts, artifacts, prob, dpi, workers, ids, spec) -> None:
         from ecgcls.data.store import SignalStore
 
         store = SignalStore(self.root, 500, cache_dir)
         ids = sorted(int(i) for i in (ids if ids is not None else store.ids))
-        self.dir.mkdir(parents=True, exist_ok=True)
-        tmp = self.dir / f"images.npy.tmp{os.getpid()}"
-        arr = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.uint8,
-                                        shape=(len(ids), self.variants, 2, *self.size))
         jobs = [(str(self.root), str(cache_dir), i, v, seed, self.size, list(layouts) if layouts else None,
                  list(artifacts) if artifacts is not None else None, prob, dpi) for i in ids for v in range(self.variants)]
-        names = []
-        with ProcessPoolExecutor(workers or os.cpu_count()) as ex:
-            for k, (pic, mask, lay) in enumerate(tqdm(ex.map(_render_job, jobs, chunksize=8), total=len(jobs),
-                                                      desc="rendering pictures", unit="page")):
-                arr[k // self.variants, k % self.variants, 0] = pic
-                arr[k // self.variants, k % self.variants, 1] = mask
-                names.append(lay)
-        arr.flush()
-        del arr
-        os.replace(tmp, self.dir / "images.npy")
-        np.save(self.dir / "ids.npy", np.asarray(ids, np.int64))
-        (self.dir / "layouts.json").write_text(json.dumps(names))
-        (self.dir / "meta.json").write_text(json.dumps({**spec, "n": len(ids)}))
+        build_store(self.dir, ids, self.variants, (2, *self.size), np.uint8, _render_job, jobs, spec,
+                    "rendering pictures", workers)
 
     def get(self, ecg_id: int, variant: int = 0, channel: int = 0) -> np.ndarray:
         return np.array(self.data[self._row[int(ecg_id)], variant, channel])

@@ -1,0 +1,49 @@
+"""Shared machinery of the caches built from rendered pages (digitized signals, preprocessed pictures):
+a key from the settings, a parallel atomic build, and memory-mapped loading."""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+from tqdm.auto import tqdm
+
+
+def store_dir(cache_dir: str | Path, kind: str, spec: dict) -> Path:
+    """``cache_dir/kind/<hash of spec>``: a different setting never reuses a stale store."""
+    key = hashlib.sha1(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:16]
+    return Path(cache_dir).expanduser() / kind / key
+
+
+def build_store(directory: Path, ids: Sequence[int], variants: int, item_shape: tuple[int, ...], dtype,
+                job: Callable, jobs: list, spec: dict, desc: str, workers: int | None = None) -> None:
+    """Fill ``data.npy`` (N, variants, *item_shape) with ``job(args) -> (item, layout name)`` run in worker
+    processes over ``jobs`` (ordered id-major, variant-minor); write ids, layout names and meta last, so
+    an interrupted build is redone rather than half-used."""
+    directory.mkdir(parents=True, exist_ok=True)
+    tmp = directory / f"data.npy.tmp{os.getpid()}"
+    arr = np.lib.format.open_memmap(tmp, mode="w+", dtype=dtype, shape=(len(ids), variants, *item_shape))
+    names: list[str] = []
+    with ProcessPoolExecutor(workers or os.cpu_count()) as ex:
+        for k, (item, layout) in enumerate(tqdm(ex.map(job, jobs, chunksize=8), total=len(jobs), desc=desc,
+                                                unit="page")):
+            arr[k // variants, k % variants] = item
+            names.append(layout)
+    arr.flush()
+    del arr
+    os.replace(tmp, directory / "data.npy")
+    np.save(directory / "ids.npy", np.asarray(ids, np.int64))
+    (directory / "layouts.json").write_text(json.dumps(names))
+    (directory / "meta.json").write_text(json.dumps({**spec, "n": len(ids)}))
+
+
+def open_store(directory: Path) -> tuple[np.ndarray, np.ndarray, list[str], dict[int, int]]:
+    """(ids, memory-mapped data, layout names, ecg_id -> row) of a built store."""
+    ids = np.load(directory / "ids.npy")
+    data = np.load(directory / "data.npy", mmap_mode="r")
+    layouts = json.loads((directory / "layouts.json").read_text())
+    return ids, data, layouts, {int(i): r for r, i in enumerate(ids)}
