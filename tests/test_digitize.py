@@ -1,7 +1,6 @@
 """Digitizer: render pages with known truth, read them back, and check what comes out."""
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest

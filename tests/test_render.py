@@ -70,7 +70,7 @@ def _check_points(page, sig, tol_px=0.5):
     hits, total = 0, 0
     for s in page.segments:
         page_xy = g.to_page(s.xy)
-        t = g.x_px_to_t(page_xy[:, 0]) - (s.xy.shape[0] and 0)
+        t = g.x_px_to_t(page_xy[:, 0])
         seg = next(x for x in page.layout.segments if x.lead == s.lead and x.row == s.row and x.t_start == s.t_start)
         np.testing.assert_allclose(t, seg.x_t + np.arange(len(t)) / FS, atol=tol_px / (g.speed_mm_s * g.px_per_mm))
         mv = g.y_px_to_mv(page_xy[:, 1], s.row) * (-1 if seg.inverted else 1)

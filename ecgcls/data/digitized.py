@@ -12,26 +12,23 @@ from typing import Sequence
 
 import numpy as np
 
-from ecgcls.data.pagestore import build_store, open_store, store_dir
+from ecgcls.data.pagestore import build_store, open_store, store_dir, worker_signals
 from ecgcls.data.ptbxl import find_root
 from ecgcls.data.store import SignalStore
 
 log = logging.getLogger(__name__)
-_W: dict = {}
 
 
 def _job(args):
     """Worker: render + digitize one (record, variant); returns (signal (12, n) float32 with NaN, layout)."""
     root, cache, ecg_id, variant, seed, fs, layouts, artifacts, artifact_prob = args
     from ecgcls.digitize import DigitizeError, digitize
-    from ecgcls.predict.engine import resample_nan
+    from ecgcls.data.transforms import resample_nan
     from ecgcls.render import RenderConfig, render
 
-    if "store" not in _W:
-        _W["store"] = SignalStore(root, 500, cache, progress=False)
     rng = np.random.default_rng([seed, ecg_id, variant])
     cfg = RenderConfig.random(rng, layouts=layouts, artifacts=artifacts, artifact_prob=artifact_prob)
-    page = render(_W["store"].get(ecg_id), 500, cfg, rng=rng)
+    page = render(worker_signals(root, cache).get(ecg_id), 500, cfg, rng=rng)
     try:
         d = digitize(page.image, keep_image=False)
         sig = resample_nan(d.record.signal, 500, fs, 10 * fs)

@@ -13,7 +13,7 @@ import cv2
 import numpy as np
 import torch
 
-from ecgcls.data.pagestore import build_store, open_store, store_dir
+from ecgcls.data.pagestore import build_store, open_store, store_dir, worker_signals
 from ecgcls.data.ptbxl import find_root
 
 MEAN, STD = 0.08, 0.2  # of inverted pictures (mostly dark paper, bright ink)
@@ -49,19 +49,15 @@ def to_tensor(x: np.ndarray) -> torch.Tensor:
     return (torch.from_numpy(np.ascontiguousarray(x)).float()[None] / 255.0 - MEAN) / STD
 
 
-_W: dict = {}
 
 
 def _render_job(args):
     root, cache, ecg_id, variant, seed, size, layouts, artifacts, prob, dpi = args
-    from ecgcls.data.store import SignalStore
     from ecgcls.render import RenderConfig, render
 
-    if "store" not in _W:
-        _W["store"] = SignalStore(root, 500, cache, progress=False)
     rng = np.random.default_rng([seed, ecg_id, variant, 7])
     cfg = RenderConfig.random(rng, layouts=layouts, artifacts=artifacts, artifact_prob=prob, dpi=(dpi,))
-    page = render(_W["store"].get(ecg_id), 500, cfg, rng=rng)
+    page = render(worker_signals(root, cache).get(ecg_id), 500, cfg, rng=rng)
     return np.stack([preprocess(page.image, size), mask_image(page.trace_mask(), size)]), page.layout.name
 
 

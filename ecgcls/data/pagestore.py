@@ -13,6 +13,19 @@ import numpy as np
 from tqdm.auto import tqdm
 
 
+_WORKER_STORES: dict = {}
+
+
+def worker_signals(root: str, cache_dir: str):
+    """The 500 Hz :class:`~ecgcls.data.store.SignalStore` of ``root``, opened once per worker process."""
+    from ecgcls.data.store import SignalStore
+
+    key = (root, cache_dir)
+    if key not in _WORKER_STORES:
+        _WORKER_STORES[key] = SignalStore(root, 500, cache_dir, progress=False)
+    return _WORKER_STORES[key]
+
+
 def store_dir(cache_dir: str | Path, kind: str, spec: dict) -> Path:
     """``cache_dir/kind/<hash of spec>``: a different setting never reuses a stale store."""
     key = hashlib.sha1(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:16]

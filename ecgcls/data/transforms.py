@@ -1,4 +1,4 @@
-"""Signal transforms: filling missing samples for models that cannot take NaN."""
+"""Signal transforms on (leads, T) arrays with NaN for missing samples: filling and resampling."""
 from __future__ import annotations
 
 import numpy as np
@@ -26,3 +26,37 @@ def interpolate_nan_torch(x: torch.Tensor) -> torch.Tensor:
     if not torch.isnan(x).any():
         return x
     return torch.from_numpy(interpolate_nan(x.detach().cpu().numpy())).to(x.device)
+
+
+FILL_MODES = ("none", "zero", "interp")
+
+
+def fill_missing(x: torch.Tensor, mode: str) -> torch.Tensor:
+    """Fill NaN samples for models that cannot take them: 'zero', 'interp' (linear), or 'none' (unchanged)."""
+    if mode == "zero":
+        return torch.nan_to_num(x, nan=0.0)
+    if mode == "interp":
+        return interpolate_nan_torch(x)
+    if mode == "none":
+        return x
+    raise ValueError(f"unknown fill mode {mode!r}; choose from {', '.join(FILL_MODES)}")
+
+
+def resample_nan(sig: np.ndarray, fs_in: float, fs_out: float, n_out: int) -> np.ndarray:
+    """Resample (leads, T) with NaN gaps to ``fs_out`` and ``n_out`` samples (cut or NaN-padded);
+    samples whose source was NaN stay NaN."""
+    from scipy.signal import resample_poly
+
+    known = np.isfinite(sig)
+    if fs_in == fs_out:
+        out = sig
+    else:
+        up, down = int(fs_out), int(fs_in)
+        g = np.gcd(up, down)
+        out = resample_poly(interpolate_nan(sig), up // g, down // g, axis=1).astype(np.float32)
+        idx = np.clip(np.round(np.arange(out.shape[1]) * fs_in / fs_out).astype(int), 0, sig.shape[1] - 1)
+        out[~known[:, idx]] = np.nan
+    res = np.full((sig.shape[0], n_out), np.nan, np.float32)
+    n = min(n_out, out.shape[1])
+    res[:, :n] = out[:, :n]
+    return res

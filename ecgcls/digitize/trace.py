@@ -19,7 +19,6 @@ def find_rows(ink: np.ndarray, px_per_mm: float, min_cover: float = 0.45) -> lis
     prof = gaussian_filter1d(ink.sum(axis=1).astype(np.float64), sigma=max(1.0, 0.8 * px_per_mm))
     peaks, _ = find_peaks(prof, distance=max(3, int(6 * px_per_mm)), prominence=prof.max() * 0.08)
     x0, x1 = np.percentile(cols, [2, 98])
-    span = max(1.0, x1 - x0)
     band = max(2, int(2.5 * px_per_mm))
     rows = []
     for y in peaks:
@@ -27,7 +26,6 @@ def find_rows(ink: np.ndarray, px_per_mm: float, min_cover: float = 0.45) -> lis
         covered = ink[a:b, int(x0):int(x1) + 1].any(axis=0).mean()
         if covered >= min_cover:
             rows.append(float(y))
-    # drop text-like rows far above the others (headers) that slipped through
     return rows
 
 

@@ -12,6 +12,7 @@ import numpy as np
 import torch
 import torch.nn as nn
 
+from ecgcls.data.transforms import fill_missing
 from ecgcls.models import create
 
 WEIGHTS_DIR = Path(__file__).resolve().parents[1] / "weights"
@@ -64,12 +65,7 @@ class BundledModel(nn.Module):
 
     @torch.no_grad()
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.input_fill == "zero":
-            x = torch.nan_to_num(x, nan=0.0)
-        elif self.input_fill == "interp":
-            from ecgcls.data.transforms import interpolate_nan_torch
-            x = interpolate_nan_torch(x)
-        return torch.sigmoid(self.net(x))
+        return torch.sigmoid(self.net(fill_missing(x, self.input_fill)))
 
 
 def load_bundle(name_or_path: str | Path) -> BundledModel:

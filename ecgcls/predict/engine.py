@@ -21,28 +21,9 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from ecgcls.data.transforms import resample_nan
+
 HEAD = ["path", "status", "error", "layout", "quality"]
-
-
-def resample_nan(sig: np.ndarray, fs_in: float, fs_out: float, n_out: int) -> np.ndarray:
-    """Resample (12, T) with NaN gaps to ``fs_out``; samples whose source was NaN stay NaN."""
-    from scipy.signal import resample_poly
-
-    from ecgcls.data.transforms import interpolate_nan
-
-    known = np.isfinite(sig)
-    if fs_in == fs_out:
-        out = sig
-    else:
-        up, down = int(fs_out), int(fs_in)
-        g = np.gcd(up, down)
-        out = resample_poly(interpolate_nan(sig), up // g, down // g, axis=1).astype(np.float32)
-        idx = np.clip(np.round(np.arange(out.shape[1]) * fs_in / fs_out).astype(int), 0, sig.shape[1] - 1)
-        out[~known[:, idx]] = np.nan
-    res = np.full((sig.shape[0], n_out), np.nan, np.float32)
-    n = min(n_out, out.shape[1])
-    res[:, :n] = out[:, :n]
-    return res
 
 
 @dataclass

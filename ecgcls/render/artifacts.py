@@ -13,7 +13,7 @@ from typing import Callable, Sequence
 import cv2
 import numpy as np
 
-from ecgcls.render.page import Box, RenderedPage, SegmentTruth
+from ecgcls.render.page import Box, RenderedPage
 
 
 def _apply_h(pts: np.ndarray, H: np.ndarray) -> np.ndarray:
@@ -228,4 +228,4 @@ def apply_artifacts(page: RenderedPage, names: Sequence[str], rng: np.random.Gen
     return page
 
 
-__all__ = ["ARTIFACTS", "PRESETS", "apply_artifacts", "expand", "warp_page", "SegmentTruth"]
+__all__ = ["ARTIFACTS", "PRESETS", "apply_artifacts", "expand", "warp_page"]

@@ -8,9 +8,9 @@ import numpy as np
 import torch
 
 import torch.nn.functional as F
-from torchmetrics.classification import MultilabelAUROC
 
 from ecgcls import metrics as M
+from ecgcls.data.transforms import fill_missing
 from ecgcls.models import create
 
 
@@ -39,7 +39,6 @@ class MultilabelClassifier(L.LightningModule):
         self.classes = list(classes)
         self.net = create(name, num_classes=len(self.classes), **net)
         self.register_buffer("thresholds", torch.full((len(self.classes),), 0.5))
-        self.val_auroc = MultilabelAUROC(num_labels=len(self.classes), average="macro")
         self._outs: dict[str, list[tuple[torch.Tensor, torch.Tensor]]] = {"val": [], "test": []}
         self.test_report: dict | None = None
         self.test_probs: np.ndarray | None = None
@@ -48,13 +47,7 @@ class MultilabelClassifier(L.LightningModule):
     # -- inputs ---------------------------------------------------------------------------------
     def prepare_input(self, x: torch.Tensor) -> torch.Tensor:
         """Fill missing (NaN) samples for models that cannot take them: 'zero', 'interp' or 'none'."""
-        fill = self.hparams.input_fill
-        if fill == "zero":
-            return torch.nan_to_num(x, nan=0.0)
-        if fill == "interp":
-            from ecgcls.data.transforms import interpolate_nan_torch
-            return interpolate_nan_torch(x)
-        return x
+        return fill_missing(x, self.hparams.input_fill)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(self.prepare_input(x))
