@@ -33,6 +33,39 @@ def macro_auroc(probs, targets) -> float:
     return float(np.nanmean(per)) if np.isfinite(per).any() else float("nan")
 
 
+def _rank_auroc(p: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Mann-Whitney AUROC of each row pair ``p[i], y[i]`` (ties count ½); NaN where a row has one class only."""
+    from scipy.stats import rankdata
+
+    r = rankdata(p, axis=-1)
+    pos = y.sum(-1)
+    neg = y.shape[-1] - pos
+    with np.errstate(invalid="ignore", divide="ignore"):
+        auc = ((r * y).sum(-1) - pos * (pos + 1) / 2) / (pos * neg)
+    return np.where((pos > 0) & (neg > 0), auc, np.nan)
+
+
+def bootstrap_auroc_ci(probs, targets, n_boot: int = 1000, level: float = 0.95, seed: int = 0) -> np.ndarray:
+    """Percentile bootstrap interval of each class's AUROC: ``(C, 2)`` array of (low, high), NaN if undefined.
+
+    Records are resampled with replacement (``n_boot`` times, fixed ``seed``); resamples with a single
+    class are skipped. Meant for small positive counts (e.g. 7 AFIB records), where the point AUROC
+    alone says little.
+    """
+    p, y = np.asarray(probs, dtype=np.float64), np.asarray(targets).astype(np.int64)
+    if p.shape != y.shape or p.ndim != 2:
+        raise ValueError(f"probs {p.shape} and targets {y.shape} must both be (N, C)")
+    idx = np.random.default_rng(seed).integers(0, len(p), size=(n_boot, len(p)))
+    out = np.full((p.shape[1], 2), np.nan)
+    a = (1 - level) / 2
+    for c in range(p.shape[1]):
+        aucs = _rank_auroc(p[idx, c], y[idx, c])
+        aucs = aucs[np.isfinite(aucs)]
+        if len(aucs) >= n_boot // 2:
+            out[c] = np.quantile(aucs, [a, 1 - a])
+    return out
+
+
 def choose_thresholds(probs, targets, grid: Sequence[float] | None = None) -> np.ndarray:
     """Per-class decision thresholds maximising F1 (choose them on validation data, never test)."""
     p, y = _t(probs), _t(targets).int()

@@ -101,11 +101,18 @@ def _calibration(top: np.ndarray, bot: np.ndarray, ppm_x: float, ppm_y: float, s
     tall = np.flatnonzero(np.nan_to_num(h) > 2.5 * ppm_y)
     if tall.size < 2:
         return None, None
-    rise, fall = tall[0], tall[-1]
-    width_s = (fall - rise) / ppm_x / speed
-    if not 0.12 <= width_s <= 0.3:
+    # the pulse's two vertical edges are the first two groups of tall columns; a QRS right after the
+    # pulse adds later groups, so take the first group at a pulse width (0.12-0.3 s) from the rising edge
+    groups = np.split(tall, np.flatnonzero(np.diff(tall) > max(2.0, 0.5 * ppm_x)) + 1)
+    rise = groups[0][0]
+    fall = None
+    for g in groups[1:]:
+        if 0.12 <= (g[-1] - rise) / ppm_x / speed <= 0.3:
+            fall = g[-1]
+            break
+    if fall is None:
         return None, None
-    gain = float(np.nanmedian(h[[rise, fall]]) / ppm_y)
+    gain = float(max(np.nanmax(h[groups[0]]), np.nanmax(h[g])) / ppm_y)
     end = x0 + fall + 1
     after = np.flatnonzero(~np.isfinite(top[end:end + int(4 * ppm_x)]))
     start = end + (after[-1] + 1 if after.size else int(1.0 * ppm_x))

@@ -29,14 +29,25 @@ def find_rows(ink: np.ndarray, px_per_mm: float, min_cover: float = 0.45) -> lis
     return rows
 
 
-def column_runs(ink_band: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Vertical ink runs of every column: (col, y0, y1) arrays (y1 exclusive), sorted by column then y."""
+def column_runs(ink_band: np.ndarray, bridge: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Vertical ink runs of every column: (col, y0, y1) arrays (y1 exclusive), sorted by column then y.
+
+    Runs of one column separated by at most ``bridge`` blank pixels are merged (the hairline gap an
+    anti-aliased spike leaves between its up- and down-stroke).
+    """
     h, w = ink_band.shape
     pad = np.zeros((w, h + 2), np.int8)  # column-major copy: runs of one column are contiguous
     pad[:, 1:-1] = ink_band.T
     d = np.diff(pad, axis=1)
     sc, sy = np.nonzero(d == 1)
     _, ey = np.nonzero(d == -1)
+    if bridge > 0 and sc.size > 1:
+        join = (sc[1:] == sc[:-1]) & (sy[1:] - ey[:-1] <= bridge)  # run k+1 continues run k
+        if join.any():
+            first = np.r_[True, ~join]  # a run that starts a merged group
+            grp = np.cumsum(first) - 1
+            last = np.r_[~join, True]
+            sc, sy, ey = sc[first], sy[first], ey[last][np.argsort(grp[last], kind="stable")]
     return sc, sy, ey
 
 
@@ -117,18 +128,19 @@ def _viterbi(starts, ry0, ry1, base_y, jump_cost, prior_cost, gap_cost):  # prag
 
 
 def follow_trace(ink_band: np.ndarray, base_y: float, pitch: float, jump_cost: float = 1.0,
-                 prior_cost: float = 0.02, gap_cost: float = 8.0, dark_band: np.ndarray | None = None
-                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                 prior_cost: float = 0.02, gap_cost: float = 8.0, dark_band: np.ndarray | None = None,
+                 bridge: int = 2) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Follow one trace through a band with a Viterbi path over the ink runs of each column.
 
     Moving from run a to run b costs the vertical gap between them (0 when they touch: the line is
     continuous) × ``jump_cost``, plus b's distance from the row's baseline × ``prior_cost`` (which prefers
-    the row's own trace where neighbours overlap); a column may be skipped for ``gap_cost``. Compiled
+    the row's own trace where neighbours overlap); a column may be skipped for ``gap_cost``. Runs split by at
+    most ``bridge`` blank pixels count as one (see :func:`column_runs`). Compiled
     with numba. Returns per column: y_top, y_bot (inclusive) and the sub-pixel trace y (NaN for gaps),
     see :func:`column_values`.
     """
     h, w = ink_band.shape
-    sc, sy, ey = column_runs(ink_band)
+    sc, sy, ey = column_runs(ink_band, bridge)
     starts = np.searchsorted(sc, np.arange(w + 1)).astype(np.int64)
     top, bot = _viterbi(starts, sy.astype(np.float64), ey.astype(np.float64), float(base_y), float(jump_cost),
                         float(prior_cost), float(gap_cost))
@@ -165,31 +177,41 @@ def subpixel_edges(top: np.ndarray, bot: np.ndarray, dark: np.ndarray) -> tuple[
 def column_values(top: np.ndarray, bot: np.ndarray) -> np.ndarray:
     """Sub-pixel trace y per column from the tracked ink run [top, bot] of each column.
 
-    A stroke of half-thickness ``h`` drawn through the trace y(x) inks, in column ``c``, every y(x) ± h for
-    x within ``r`` columns of ``c``: top(c) = min y(x) − h and bot(c) = max y(x) + h over that window (a
-    grey erosion / dilation). Inverting it bounds the trace: L(c) = max over the window of top + h ≤ y(c)
-    ≤ U(c) = min over the window of bot − h. We take the middle of [L, U], except at a local extreme
-    of a bound (a peak keeps L, a trough keeps U), so R and S amplitudes survive thick strokes.
+    A round pen of radius ``h`` drawn along the trace y(x) inks, in column ``c``, down to
+    top(c) = min over x of y(x) − √(h² − (x − c)²) (a grey dilation by a disk), likewise bot(c) from below.
+    Inverting it bounds the trace: L(c) = max over |d| ≤ h of top(c + d) + √(h² − d²) ≤ y(c) ≤
+    U(c) = min over |d| ≤ h of bot(c + d) − √(h² − d²). We take the middle of [L, U], except at a local
+    extreme of a bound (a peak keeps L, a trough keeps U), so R and S amplitudes survive thick strokes.
+    The pen radius comes from the thinnest runs (flat parts of the trace), not the median run, which
+    slopes make taller.
     """
-    from scipy.ndimage import maximum_filter1d, minimum_filter1d
-
     height = bot - top + 1
     ok = np.isfinite(top) & np.isfinite(bot)
     if not ok.any():
         return np.full_like(top, np.nan)
-    t = float(np.median(height[ok]))
-    h = (t - 1) / 2
-    r = max(1, int(h))
-    size = 2 * r + 1
-    L = maximum_filter1d(np.where(ok, top + h, -np.inf), size, mode="nearest")
-    U = minimum_filter1d(np.where(ok, bot - h, np.inf), size, mode="nearest")
+    t = float(np.percentile(height[ok], 20))
+    h = max(0.0, (t - 1) / 2)
+    r = int(np.floor(h))
+    tt = np.where(ok, top, -np.inf)
+    bb = np.where(ok, bot, np.inf)
+    L, U = tt + h, bb - h
+    n = len(top)
+    for d in range(1, r + 1):
+        k = np.sqrt(max(h * h - d * d, 0.0))
+        for s in (d, -d):  # neighbour c + s
+            lo, hi = max(0, -s), min(n, n - s)
+            L[lo:hi] = np.maximum(L[lo:hi], tt[lo + s:hi + s] + k)
+            U[lo:hi] = np.minimum(U[lo:hi], bb[lo + s:hi + s] - k)
     L = np.minimum(L, np.where(ok, bot - h, np.inf))   # keep within this column's own run
     U = np.maximum(U, np.where(ok, top + h, -np.inf))
     with np.errstate(invalid="ignore"):
         out = (L + U) / 2
+    size = 2 * max(r, 1) + 1
+    from scipy.ndimage import maximum_filter1d, minimum_filter1d
+
     wide = (U - L) > 1.0
-    peak = wide & (L <= minimum_filter1d(L, size, mode="nearest"))
-    trough = wide & (U >= maximum_filter1d(U, size, mode="nearest"))
+    peak = wide & (L <= minimum_filter1d(np.where(ok, L, np.inf), size, mode="nearest"))
+    trough = wide & (U >= maximum_filter1d(np.where(ok, U, -np.inf), size, mode="nearest"))
     out[peak & ~trough] = L[peak & ~trough]
     out[trough & ~peak] = U[trough & ~peak]
     out[~ok] = np.nan

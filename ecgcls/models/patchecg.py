@@ -51,6 +51,39 @@ class CNNPatchEncoder(nn.Module):
         return self.proj(self.pool(h).flatten(1))
 
 
+class LeadContextEncoder(nn.Module):
+    """Per-lead strided 1-D ResNet over the whole (values, observed) lead → one feature per patch.
+
+    A patch shorter than a heartbeat (64 samples at 100 Hz = 0.64 s) holds part of a beat only; this
+    encoder lets each patch's token see its neighbouring *observed* samples too (receptive field of a few
+    seconds). Unobserved samples are zeros with observed = 0, so a token still only carries what was
+    printed, and tokens are still made only for patches that exist. Total stride = ``patch_len``, which
+    must be a power of two (2^k, k ≥ 2).
+    """
+
+    lead_level = True
+
+    def __init__(self, patch_len: int, d_model: int, width: int = 16, kernel: int = 5) -> None:
+        super().__init__()
+        from ecgcls.models.cnn1d import ResBlock1d
+
+        k = int(patch_len).bit_length() - 1
+        if patch_len < 4 or 2 ** k != patch_len:
+            raise ValueError(f"patch_encoder 'lead_cnn' needs patch_len = 2^k ≥ 4, got {patch_len}")
+        widths = [min(width * 2 ** (i // 2), 8 * width) for i in range(k - 1)]
+        self.stem = nn.Sequential(nn.Conv1d(2, width, 7, stride=2, padding=3, bias=False), nn.BatchNorm1d(width),
+                                  nn.ReLU(inplace=True))
+        blocks, c = [], width
+        for w in widths:
+            blocks.append(ResBlock1d(c, w, kernel, stride=2))
+            c = w
+        self.blocks = nn.Sequential(*blocks)
+        self.proj = nn.Linear(c, d_model)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # (M, 2, n_patches * patch_len) -> (M, n_patches, d)
+        return self.proj(self.blocks(self.stem(x)).transpose(1, 2))
+
+
 class LinearPatchEncoder(nn.Module):
     def __init__(self, patch_len: int, d_model: int, **_) -> None:
         super().__init__()
@@ -92,9 +125,9 @@ class PatchECG(nn.Module):
         self.n_leads, self.patch_len = n_leads, patch_len
         self.n_patches = -(-n_samples // patch_len)
         self.min_observed = min_observed
-        enc = {"cnn": CNNPatchEncoder, "linear": LinearPatchEncoder}.get(patch_encoder)
+        enc = {"cnn": CNNPatchEncoder, "linear": LinearPatchEncoder, "lead_cnn": LeadContextEncoder}.get(patch_encoder)
         if enc is None:
-            raise ValueError(f"unknown patch_encoder {patch_encoder!r}; use 'cnn' or 'linear'")
+            raise ValueError(f"unknown patch_encoder {patch_encoder!r}; use 'cnn', 'lead_cnn' or 'linear'")
         self.encoder = enc(patch_len, d_model, width=encoder_width)
         self.lead_emb = nn.Parameter(torch.zeros(n_leads, d_model))
         self.time_emb = nn.Parameter(torch.zeros(self.n_patches, d_model))
@@ -132,7 +165,12 @@ class PatchECG(nn.Module):
         n_max = int(counts.max().item()) if B else 0
         m = self.pad_multiple  # few distinct sequence lengths: bounded kernel/primitive caches, steadier memory
         n_max = -(-(n_max + 1) // m) * m - 1 if m > 1 else n_max
-        emb = self.encoder(patches[valid])  # only patches that exist are encoded
+        if getattr(self.encoder, "lead_level", False):  # whole leads in, one feature per patch out
+            L, P = self.n_leads, self.n_patches
+            feats = self.encoder(patches.permute(0, 1, 3, 2, 4).reshape(B * L, 2, P * self.patch_len))
+            emb = feats.view(B, L, P, -1)[valid]
+        else:
+            emb = self.encoder(patches[valid])  # only patches that exist are encoded
         lead_idx, patch_idx = valid.nonzero(as_tuple=True)[1:]
         emb = emb + self.lead_emb[lead_idx] + self.time_emb[patch_idx]
         # scatter each record's tokens to the front of its row

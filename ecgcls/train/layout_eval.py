@@ -49,8 +49,12 @@ def evaluate_layouts(module, dm, split: str = "test", conditions: Mapping | None
     for name, cond in tqdm(conds.items(), desc="per-layout evaluation"):
         p, y = predict_split(module, dm, split, cond, source="digitized" if name == "digitized" else "signal")
         per = M.per_class_auroc(p, y)
-        out["conditions"][name] = {"macro_auroc": float(np.nanmean(per)),
-                                   "per_class": {c: (None if np.isnan(a) else float(a)) for c, a in zip(classes, per)}}
+        ci = M.bootstrap_auroc_ci(p, y)
+        out["conditions"][name] = {
+            "macro_auroc": float(np.nanmean(per)),
+            "per_class": {c: (None if np.isnan(a) else float(a)) for c, a in zip(classes, per)},
+            "per_class_ci95": {c: (None if np.isnan(lo) else [float(lo), float(hi)]) for c, (lo, hi) in zip(classes, ci)},
+            "positives": {c: int(n) for c, n in zip(classes, y.sum(0))}}
     vals = [v["macro_auroc"] for v in out["conditions"].values()]
     out["spread"] = float(max(vals) - min(vals))
     out["mean"] = float(np.mean(vals))
