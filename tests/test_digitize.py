@@ -159,3 +159,46 @@ def test_cli_batch_with_a_bad_file(tmp_path, sig):
     assert (out / "good_overlay.png").is_file()
     summary = (out / "summary.csv").read_text()
     assert "ok" in summary and "error" in summary
+
+
+def _best_lag(ref: np.ndarray, est: np.ndarray, max_lag: int = 100) -> int:
+    """Lag (samples) that best aligns est to ref where both exist (offset removed)."""
+    best = None
+    for lag in range(-max_lag, max_lag + 1):
+        b = np.roll(est, lag)
+        ok = np.isfinite(ref) & np.isfinite(b)
+        e = b[ok] - ref[ok]
+        v = np.mean((e - e.mean()) ** 2)
+        if best is None or v < best[0]:
+            best = (v, lag)
+    return best[1]
+
+
+def test_time_origin_with_a_beat_right_after_the_pulse():
+    """A QRS printed just after the calibration pulse must not be taken for the pulse's falling edge."""
+    sig = synthetic_ecg(3)
+    t = np.arange(sig.shape[1]) / FS
+    spike = np.exp(-((t - 0.03) / 0.012) ** 2) + np.exp(-((t - 2.53) / 0.012) ** 2)
+    I, II = sig[0] + 0.8 * spike, sig[1] + 1.2 * spike  # a beat in each column's first 0.05 s
+    sig = np.stack([I, II, II - I, -(I + II) / 2, I - II / 2, II - I / 2, *(sig[6:] + 1.2 * spike)])
+    sig = sig.astype(np.float32)  # limb leads stay consistent (Einthoven, Goldberger)
+    page = render(sig, FS, RenderConfig(layout="3x4"), rng=7)
+    d = digitize(page.image)
+    ref = np.where(page.layout.coverage(FS, sig.shape[1]), sig, np.nan)
+    lags = [_best_lag(ref[i], d.record.signal[i]) for i in range(12)]
+    assert max(abs(lag) for lag in lags) <= 4, lags  # ≤ 8 ms: about one pixel column at 200 DPI
+    assert d.start_times["I"] == pytest.approx(0.0, abs=0.03)
+
+
+@pytest.mark.parametrize("layout", ["3x4", "6x2"])
+def test_qrs_apices_survive(sig, layout):
+    """Tall narrow spikes keep their amplitude (the apex is where the pen's up- and down-strokes meet)."""
+    page = render(sig, FS, RenderConfig(layout=layout), rng=8)
+    d = digitize(page.image)
+    cov = page.layout.coverage(FS, sig.shape[1])
+    for i in range(12):
+        ref, est = sig[i][cov[i]], d.record.signal[i][cov[i]]
+        ok = np.isfinite(est)
+        amp_ref = np.ptp(ref[ok])
+        amp_est = np.ptp(est[ok])
+        assert amp_est == pytest.approx(amp_ref, rel=0.06), (i, amp_ref, amp_est)
