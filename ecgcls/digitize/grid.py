@@ -57,14 +57,17 @@ def estimate_skew(dark: np.ndarray, max_deg: float = 8.0) -> float:
     s = min(1.0, 500.0 / max(h, w))
     small = cv2.resize(dark, (int(w * s), int(h * s)), interpolation=cv2.INTER_AREA)
 
-    def score(a: float) -> float:
-        prof = _rotate(small, a).sum(axis=1)
+    coarse = cv2.resize(small, (small.shape[1] // 2, small.shape[0] // 2), interpolation=cv2.INTER_AREA)
+
+    def score(img: np.ndarray, a: float) -> float:
+        prof = _rotate(img, a).sum(axis=1)
         return float(np.var(np.diff(prof)))
 
     best = 0.0
-    for step, half in ((0.5, max_deg), (0.1, 0.5), (0.02, 0.1)):  # coarse to fine
+    # coarse to fine; the coarse pass on a half-size copy (its 0.5° steps move a line end by < 1 px there)
+    for img, step, half in ((coarse, 0.5, max_deg), (small, 0.1, 0.5), (small, 0.02, 0.1)):
         cands = best + np.arange(-half, half + 1e-9, step)
-        best = float(cands[int(np.argmax([score(a) for a in cands]))])
+        best = float(cands[int(np.argmax([score(img, a) for a in cands]))])
     return best
 
 
@@ -157,7 +160,26 @@ def find_page_quad(image: np.ndarray, min_area: float = 0.3) -> np.ndarray | Non
     s = min(1.0, 800.0 / max(h, w))
     small = cv2.resize(v, (max(8, int(w * s)), max(8, int(h * s))), interpolation=cv2.INTER_AREA)
     small = cv2.GaussianBlur(small, (5, 5), 0)
-    _, bright = cv2.threshold(small, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+    if image.ndim == 3:
+        # The background is what touches the picture's border. Distance from its median colour, both in RGB
+        # and in chromaticity (r, g, b over their sum: blind to shadows and uneven light, which multiply),
+        # separates the sheet from the table even where a shadow darkens the paper.
+        rgb = cv2.GaussianBlur(cv2.resize(image, small.shape[::-1], interpolation=cv2.INTER_AREA), (5, 5), 0)
+        f = rgb.astype(np.float32)
+        chroma = 3.0 * f / (f.sum(axis=2, keepdims=True) + 30.0)  # +30: dark pixels' noise stays small
+        bright = np.zeros(small.shape, np.uint8)
+        for feat, floor in ((f, 30.0), (chroma * 255.0, 25.0)):
+            edge = np.concatenate([feat[0], feat[-1], feat[:, 0], feat[:, -1]])
+            dist = np.clip(np.abs(feat - np.median(edge, axis=0)).max(axis=2), 0, 255).astype(np.uint8)
+            otsu, _ = cv2.threshold(dist, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+            # Otsu may split lit paper from (table + shadowed paper); the table itself varies little, so cut
+            # just above the spread of the border's table pixels
+            bd = np.concatenate([dist[0], dist[-1], dist[:, 0], dist[:, -1]]).astype(np.float32)
+            table = bd[bd < otsu]
+            thr = min(otsu, max(floor, 1.5 * float(np.percentile(table, 95)) + 10.0)) if table.size else otsu
+            bright |= ((dist > thr) * 255).astype(np.uint8)
+    else:
+        _, bright = cv2.threshold(small, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
     bright = cv2.morphologyEx(bright, cv2.MORPH_CLOSE, np.ones((9, 9), np.uint8))
     contours, _ = cv2.findContours(bright, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
     if not contours:
@@ -196,8 +218,17 @@ def clean_ink(ink: np.ndarray, px_per_mm_guess: float) -> np.ndarray:
     and specks (dotted minor grids, noise). Gaps left where the trace crossed a line are bridged later."""
     h, w = ink.shape
     u8 = ink.astype(np.uint8)
-    lines = cv2.morphologyEx(u8, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, (max(15, int(0.35 * w)), 1)))
-    lines |= cv2.morphologyEx(u8, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, (1, max(15, int(0.35 * h)))))
+    lines = np.zeros_like(u8)
+    # a straight line as long as 35 % of the picture can only lie in a row (column) that much inked:
+    # open only those, which on most pages is none
+    kw, kh = max(15, int(0.35 * w)), max(15, int(0.35 * h))
+    rows = np.flatnonzero(u8.sum(1) >= kw)
+    if rows.size:
+        lines[rows] = cv2.morphologyEx(u8[rows], cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, (kw, 1)))
+    cols = np.flatnonzero(u8.sum(0) >= kh)
+    if cols.size:
+        sub = np.ascontiguousarray(u8[:, cols].T)  # columns as rows: a horizontal opening
+        lines[:, cols] |= cv2.morphologyEx(sub, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, (kh, 1))).T
     if lines.any():
         u8 &= ~cv2.dilate(lines, np.ones((3, 3), np.uint8)) & 1
     n, lab, stats, _ = cv2.connectedComponentsWithStats(u8, connectivity=8)

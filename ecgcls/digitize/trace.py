@@ -29,33 +29,61 @@ def find_rows(ink: np.ndarray, px_per_mm: float, min_cover: float = 0.45) -> lis
     return rows
 
 
-def column_runs(ink_band: np.ndarray, bridge: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Vertical ink runs of every column: (col, y0, y1) arrays (y1 exclusive), sorted by column then y.
-
-    Runs of one column separated by at most ``bridge`` blank pixels are merged (the hairline gap an
-    anti-aliased spike leaves between its up- and down-stroke).
-    """
-    h, w = ink_band.shape
-    pad = np.zeros((w, h + 2), np.int8)  # column-major copy: runs of one column are contiguous
-    pad[:, 1:-1] = ink_band.T
-    d = np.diff(pad, axis=1)
-    sc, sy = np.nonzero(d == 1)
-    _, ey = np.nonzero(d == -1)
-    if bridge > 0 and sc.size > 1:
-        join = (sc[1:] == sc[:-1]) & (sy[1:] - ey[:-1] <= bridge)  # run k+1 continues run k
-        if join.any():
-            first = np.r_[True, ~join]  # a run that starts a merged group
-            grp = np.cumsum(first) - 1
-            last = np.r_[~join, True]
-            sc, sy, ey = sc[first], sy[first], ey[last][np.argsort(grp[last], kind="stable")]
-    return sc, sy, ey
-
-
 try:
     from numba import njit
 except ImportError:  # pragma: no cover - numba is a dependency; keep a (slow) pure-Python path
     def njit(*args, **kwargs):
         return (lambda f: f) if not (args and callable(args[0])) else args[0]
+
+
+def column_runs(ink_band: np.ndarray, bridge: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Vertical ink runs of every column: (col, y0, y1) arrays (y1 exclusive), sorted by column then y.
+
+    Runs of one column separated by at most ``bridge`` blank pixels are merged (the hairline gap an
+    anti-aliased spike leaves between its up- and down-stroke). Compiled with numba.
+    """
+    band = np.ascontiguousarray(ink_band, dtype=np.uint8)
+    return _column_runs(band, int(bridge))
+
+
+@njit(cache=True)
+def _column_runs(band, bridge):  # pragma: no cover - compiled
+    h, w = band.shape
+    n = 0
+    for x in range(w):  # pass 1: count runs
+        last_end = -(1 << 30)
+        y = 0
+        while y < h:
+            if band[y, x]:
+                y0 = y
+                while y < h and band[y, x]:
+                    y += 1
+                if y0 - last_end > bridge:
+                    n += 1
+                last_end = y
+            else:
+                y += 1
+    sc = np.empty(n, np.int64)
+    sy = np.empty(n, np.int64)
+    ey = np.empty(n, np.int64)
+    k = -1
+    for x in range(w):  # pass 2: fill, merging runs closer than the bridge
+        last_end = -(1 << 30)
+        y = 0
+        while y < h:
+            if band[y, x]:
+                y0 = y
+                while y < h and band[y, x]:
+                    y += 1
+                if y0 - last_end > bridge:
+                    k += 1
+                    sc[k] = x
+                    sy[k] = y0
+                ey[k] = y
+                last_end = y
+            else:
+                y += 1
+    return sc, sy, ey
 
 
 @njit(cache=True)
