@@ -202,6 +202,18 @@ def find_page_quad(image: np.ndarray, min_area: float = 0.3) -> np.ndarray | Non
     return np.array([quad[np.argmin(ssum)], quad[np.argmin(diff)], quad[np.argmax(ssum)], quad[np.argmax(diff)]])
 
 
+def quad_is_rectangle(quad: np.ndarray, tol_deg: float = 1.0) -> bool:
+    """True when the corners (tl, tr, br, bl) make a rectangle (every angle within ``tol_deg`` of 90°), i.e.
+    the sheet is only rotated: de-skewing is then exact, a perspective warp from coarse corners is not."""
+    q = np.asarray(quad, dtype=np.float64)
+    for i in range(4):
+        a, b = q[i - 1] - q[i], q[(i + 1) % 4] - q[i]
+        cos = float(np.dot(a, b) / (np.linalg.norm(a) * np.linalg.norm(b) + 1e-9))
+        if abs(90.0 - np.degrees(np.arccos(np.clip(cos, -1, 1)))) > tol_deg:
+            return False
+    return True
+
+
 def rectify(image: np.ndarray, quad: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Warp the sheet inside ``quad`` to an upright rectangle; returns (image, 3×3 homography image→rectified)."""
     tl, tr, br, bl = quad

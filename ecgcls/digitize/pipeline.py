@@ -22,7 +22,7 @@ import cv2
 import numpy as np
 
 from ecgcls.digitize.grid import (clean_ink, darkness, deskew, estimate_skew, find_page_quad, grid_spacing,
-                                  ink_threshold, rectify)
+                                  ink_threshold, quad_is_rectangle, rectify)
 from ecgcls.digitize.trace import find_rows, follow_trace
 from ecgcls.geometry import LAYOUTS, PAPER_SIZES_MM, Layout
 from ecgcls.types import LEADS, Record
@@ -220,7 +220,7 @@ def digitize(image: np.ndarray, fs: float = 500.0, speed_mm_s: float = 25.0, gai
     if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
         raise DigitizeError(f"{name}: expected an RGB uint8 (H, W, 3) array, got {image.dtype} {image.shape}")
     quad = find_page_quad(image)
-    rectified = quad is not None
+    rectified = quad is not None and not quad_is_rectangle(quad)
     if rectified:  # a photographed sheet: undo the perspective first
         image, _ = rectify(image, quad)
     dark = darkness(image)
