@@ -44,10 +44,13 @@ class DigitizedStore:
                  seed: int = 0, layouts: Sequence[str] | None = None,
                  artifacts: Sequence[str] = ("rotation", "noise", "blur", "jpeg", "lighting", "perspective"),
                  artifact_prob: float = 0.3, workers: int | None = None, ids: Sequence[int] | None = None) -> None:
+        from ecgcls.digitize import DIGITIZER_VERSION
+
         self.root = find_root(root)
         self.fs, self.variants = int(fs), int(variants)
         spec = {"root": str(self.root.resolve()), "fs": self.fs, "variants": self.variants, "seed": seed,
-                "layouts": list(layouts or []), "artifacts": list(artifacts), "p": artifact_prob, "v": 2}
+                "layouts": list(layouts or []), "artifacts": list(artifacts), "p": artifact_prob, "v": 2,
+                "digitizer": DIGITIZER_VERSION}
         self.dir = store_dir(cache_dir, "digitized", spec)
         if not (self.dir / "meta.json").is_file():
             self._build(cache_dir, seed, layouts, artifacts, artifact_prob, workers, ids, spec)

@@ -6,7 +6,7 @@
 >>> page.layout, page.quality, page.px_per_mm, page.scale_method
 """
 from ecgcls.digitize.io import IMAGE_EXTS, PDF_EXTS, ImageError, find_pictures, load_image, load_pages
-from ecgcls.digitize.pipeline import DigitizedPage, DigitizeError, digitize
+from ecgcls.digitize.pipeline import DIGITIZER_VERSION, DigitizedPage, DigitizeError, digitize
 
-__all__ = ["IMAGE_EXTS", "PDF_EXTS", "ImageError", "find_pictures", "load_image", "load_pages", "DigitizedPage",
+__all__ = ["DIGITIZER_VERSION", "IMAGE_EXTS", "PDF_EXTS", "ImageError", "find_pictures", "load_image", "load_pages", "DigitizedPage",
            "DigitizeError", "digitize"]

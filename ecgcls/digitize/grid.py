@@ -51,16 +51,17 @@ def estimate_skew(dark: np.ndarray, max_deg: float = 8.0) -> float:
     """Angle (degrees, OpenCV's sign convention) that makes grid lines and baselines horizontal.
 
     Maximises the variance of the row-sum profile over candidate rotations of a downscaled
-    darkness image (coarse 0.25° steps, then 0.05°).
+    darkness image (0.5° steps on a half-size copy, then 0.1° and 0.02°), as uint8 for speed.
     """
     h, w = dark.shape
     s = min(1.0, 500.0 / max(h, w))
     small = cv2.resize(dark, (int(w * s), int(h * s)), interpolation=cv2.INTER_AREA)
+    small = np.clip(small * 255.0, 0, 255).astype(np.uint8)
 
     coarse = cv2.resize(small, (small.shape[1] // 2, small.shape[0] // 2), interpolation=cv2.INTER_AREA)
 
     def score(img: np.ndarray, a: float) -> float:
-        prof = _rotate(img, a).sum(axis=1)
+        prof = cv2.reduce(_rotate(img, a), 1, cv2.REDUCE_SUM, dtype=cv2.CV_32S).ravel().astype(np.float64)
         return float(np.var(np.diff(prof)))
 
     best = 0.0
@@ -155,16 +156,15 @@ def find_page_quad(image: np.ndarray, min_area: float = 0.3) -> np.ndarray | Non
     The sheet is the largest bright region; its outline simplified to four corners must cover at least
     ``min_area`` of the picture and not be the picture frame itself (a scan has no background).
     """
-    v = cv2.max(cv2.max(image[..., 0], image[..., 1]), image[..., 2]) if image.ndim == 3 else image
-    h, w = v.shape
+    h, w = image.shape[:2]
     s = min(1.0, 800.0 / max(h, w))
-    small = cv2.resize(v, (max(8, int(w * s)), max(8, int(h * s))), interpolation=cv2.INTER_AREA)
-    small = cv2.GaussianBlur(small, (5, 5), 0)
+    rgb = cv2.GaussianBlur(cv2.resize(image, (max(8, int(w * s)), max(8, int(h * s))), interpolation=cv2.INTER_AREA),
+                           (5, 5), 0)
+    small = cv2.max(cv2.max(rgb[..., 0], rgb[..., 1]), rgb[..., 2]) if image.ndim == 3 else rgb
     if image.ndim == 3:
         # The background is what touches the picture's border. Distance from its median colour, both in RGB
         # and in chromaticity (r, g, b over their sum: blind to shadows and uneven light, which multiply),
         # separates the sheet from the table even where a shadow darkens the paper.
-        rgb = cv2.GaussianBlur(cv2.resize(image, small.shape[::-1], interpolation=cv2.INTER_AREA), (5, 5), 0)
         f = rgb.astype(np.float32)
         chroma = 3.0 * f / (f.sum(axis=2, keepdims=True) + 30.0)  # +30: dark pixels' noise stays small
         bright = np.zeros(small.shape, np.uint8)

@@ -33,6 +33,9 @@ LAYOUTS_BY_ROWS: dict[int, tuple[str, ...]] = {3: ("3x4", "cabrera"), 4: ("3x4+I
 STANDARD_GAINS = (2.5, 5.0, 10.0, 20.0, 40.0)
 
 
+#: bumped whenever the digitizer's output changes, so caches of digitized pictures are rebuilt
+DIGITIZER_VERSION = 3
+
 class DigitizeError(ValueError):
     """The picture could not be digitized; the message says why."""
 
