@@ -47,3 +47,32 @@ def test_bad_config_is_rejected(tmp_path, cache_dir):
                           cwd=REPO, capture_output=True, text=True, timeout=300)
     assert proc.returncode != 0
     assert "nonexistent" in proc.stderr + proc.stdout
+
+
+def test_eval_reproduces_the_test_score_of_a_checkpoint(tmp_path, ptbxl_root, cache_dir):
+    """eval.py on the best checkpoint of a (tiny) run gives the same test AUROC, plus the per-layout table."""
+    small = ["model=patchecg", "model.net.d_model=32", "model.net.depth=1", "model.net.heads=2", f"data.root={ptbxl_root}",
+             "+trainer.limit_train_batches=2", "+trainer.limit_val_batches=1", "callbacks=default", "layout_eval=false"]
+    out = run_train(tmp_path, cache_dir, "trainer=cpu", "trainer.max_epochs=1", *small)
+    trained = json.loads((out / "metrics.json").read_text())
+    ckpt = trained["best_checkpoint"]
+    assert ckpt and Path(ckpt).is_file()
+    ev = tmp_path / "eval"
+    cmd = [sys.executable, "eval.py", f"paths.cache_dir={cache_dir}", f"hydra.run.dir={ev}", f"ckpt_path={ckpt}",
+           *small[:-1], "layout_eval=true"]
+    proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    m = json.loads((ev / "metrics.json").read_text())
+    assert m["test"]["macro_auroc"] == pytest.approx(trained["test"]["macro_auroc"], abs=1e-6)
+    conds = m["layouts"]["conditions"]
+    assert {"12x1", "3x4", "cabrera", "blackout50"} <= set(conds)
+    ci = conds["3x4"]["per_class_ci95"]["NORM"]
+    assert ci[0] <= conds["3x4"]["per_class"]["NORM"] <= ci[1]
+    assert (ev / "layout_auroc.png").is_file()
+
+
+def test_eval_needs_a_checkpoint(tmp_path, cache_dir):
+    proc = subprocess.run([sys.executable, "eval.py", f"hydra.run.dir={tmp_path}", "ckpt_path=/nonexistent.ckpt",
+                           f"paths.cache_dir={cache_dir}"], cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert proc.returncode != 0
+    assert "nonexistent.ckpt" in proc.stderr + proc.stdout
