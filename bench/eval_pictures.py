@@ -1,7 +1,11 @@
 """Classifiers on *pictures*: render held-out test records in each layout, digitize, predict, score.
 
     python bench/eval_pictures.py [--n 308] [--layouts 3x4+II 6x2 12x1 cabrera] [--artifacts clean photo]
-                                  [--models patchecg cnn1d]
+                                  [--models patchecg cnn1d pic2dx]
+
+Signal models (patchecg, cnn1d) see what the digitizer read; picture models (pic2dx) see the same
+rendered picture directly, so both paths are scored on identical pictures. A page the digitizer refuses
+counts as all-missing for the signal models (their output on it is scored, not dropped).
 
 Test records: the pack's test folds (1-7) with superdiagnostic labels (never used for training).
 Prints macro AUROC per model x layout x artifact preset and writes bench/out/eval_pictures.json and
@@ -30,20 +34,23 @@ _STORE = None
 
 
 def _work(job):
-    """Render + digitize one (record, layout, preset) in a worker; returns a 100 Hz signal or None."""
+    """Render + digitize one (record, layout, preset) in a worker: (100 Hz signal or None, layout read or
+    None, the picture preprocessed for picture models or None)."""
     global _STORE
+    from ecgcls.data.images import preprocess
     from ecgcls.digitize import DigitizeError, digitize
     from ecgcls.render import RenderConfig, render
 
-    root, cache, ecg_id, layout, preset = job
+    root, cache, ecg_id, layout, preset, image_size = job
     if _STORE is None:
         _STORE = SignalStore(root, 500, cache, progress=False)
     page = render(_STORE.get(ecg_id), 500, RenderConfig(layout=layout, artifacts=PRESETS[preset]), rng=ecg_id)
+    picture = preprocess(page.image, image_size) if image_size else None
     try:
         d = digitize(page.image, keep_image=False)
     except DigitizeError:
-        return None, None
-    return resample_nan(d.record.signal, 500, 100, 1000), d.layout
+        return None, None, picture
+    return resample_nan(d.record.signal, 500, 100, 1000), d.layout, picture
 
 
 def main() -> None:
@@ -62,21 +69,29 @@ def main() -> None:
     test = make_splits(db, y.index, {"train": [10], "val": [8, 9], "test": list(range(1, 8))})["test"][: args.n]
     Y = y.loc[test].to_numpy(np.float32)
     models = {m: load_bundle(m) for m in args.models}
+    sizes = {tuple(n.image_size) for n in models.values() if n.input == "picture"}
+    if len(sizes) > 1:
+        raise SystemExit(f"picture models want different image sizes {sizes}; score them in separate runs")
+    image_size = next(iter(sizes)) if sizes else None
     res: dict = {"n": len(test), "test_folds": list(range(1, 8)), "auroc": {}, "failed": {}, "layout_acc": {}}
     bars = {}
     for preset in args.artifacts:
         for layout in args.layouts:
-            jobs = [(str(root), cache, int(i), layout, preset) for i in test]
+            jobs = [(str(root), cache, int(i), layout, preset, image_size) for i in test]
             with ProcessPoolExecutor(args.workers) as ex:
                 out = list(tqdm(ex.map(_work, jobs, chunksize=4), total=len(jobs), desc=f"{preset} {layout}"))
-            sigs = [s if s is not None else np.full((12, 1000), np.nan, np.float32) for s, _ in out]
-            failed = sum(s is None for s, _ in out)
+            sigs = [s if s is not None else np.full((12, 1000), np.nan, np.float32) for s, _, _ in out]
+            failed = sum(s is None for s, _, _ in out)
             res["failed"][f"{preset}/{layout}"] = failed
-            res["layout_acc"][f"{preset}/{layout}"] = float(np.mean([lay == layout for _, lay in out]))
+            res["layout_acc"][f"{preset}/{layout}"] = float(np.mean([lay == layout for _, lay, _ in out]))
             x = torch.from_numpy(np.stack(sigs))
+            if image_size:
+                from ecgcls.data.images import to_tensor
+                pics = torch.stack([to_tensor(pic) for _, _, pic in out])
             for name, net in models.items():
+                inp = pics if net.input == "picture" else x
                 with torch.no_grad():
-                    p = torch.cat([net(x[i:i + 64]) for i in range(0, len(x), 64)]).numpy()
+                    p = torch.cat([net(inp[i:i + 64]) for i in range(0, len(inp), 64)]).numpy()
                 auc = M.macro_auroc(p, Y)
                 res["auroc"].setdefault(name, {}).setdefault(preset, {})[layout] = round(auc, 4)
                 bars[f"{name} {preset} {layout}"] = auc

@@ -14,7 +14,7 @@ from torchmetrics.functional.classification import (binary_auroc, binary_f1_scor
 
 
 def _t(x) -> torch.Tensor:
-    return x.detach().float().cpu() if isinstance(x, torch.Tensor) else torch.as_tensor(np.asarray(x), dtype=torch.float32)
+    return x.detach().float().cpu() if isinstance(x, torch.Tensor) else torch.tensor(np.asarray(x, dtype=np.float32))
 
 
 def per_class_auroc(probs, targets) -> np.ndarray:
