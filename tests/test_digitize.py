@@ -202,3 +202,17 @@ def test_qrs_apices_survive(sig, layout):
         amp_ref = np.ptp(ref[ok])
         amp_est = np.ptp(est[ok])
         assert amp_est == pytest.approx(amp_ref, rel=0.06), (i, amp_ref, amp_est)
+
+
+def test_column_runs_and_bridging():
+    from ecgcls.digitize.trace import column_runs
+
+    a = np.zeros((12, 3), bool)
+    a[1:3, 0] = a[4:6, 0] = a[9:11, 0] = True  # column 0: runs 1-3, 4-6 (1 px gap), 9-11
+    a[2:5, 1] = True
+    a[0, 2] = a[3, 2] = True  # column 2: two 1-px runs, 2 px apart
+    sc, sy, ey = column_runs(a)
+    assert sc.tolist() == [0, 0, 0, 1, 2, 2] and sy.tolist() == [1, 4, 9, 2, 0, 3] and ey.tolist() == [3, 6, 11, 5, 1, 4]
+    sc, sy, ey = column_runs(a, bridge=2)
+    assert sc.tolist() == [0, 0, 1, 2] and sy.tolist() == [1, 9, 2, 0] and ey.tolist() == [6, 11, 5, 4]
+    assert [x.size for x in column_runs(np.zeros((5, 4), bool))] == [0, 0, 0]

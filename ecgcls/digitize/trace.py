@@ -47,27 +47,12 @@ def column_runs(ink_band: np.ndarray, bridge: int = 0) -> tuple[np.ndarray, np.n
 
 
 @njit(cache=True)
-def _column_runs(band, bridge):  # pragma: no cover - compiled
+def _runs_pass(band, bridge, sc, sy, ey, write):  # pragma: no cover - compiled
+    """Scan the columns for runs (merging those closer than ``bridge``); fill sc/sy/ey when ``write``.
+    Returns the number of runs."""
     h, w = band.shape
-    n = 0
-    for x in range(w):  # pass 1: count runs
-        last_end = -(1 << 30)
-        y = 0
-        while y < h:
-            if band[y, x]:
-                y0 = y
-                while y < h and band[y, x]:
-                    y += 1
-                if y0 - last_end > bridge:
-                    n += 1
-                last_end = y
-            else:
-                y += 1
-    sc = np.empty(n, np.int64)
-    sy = np.empty(n, np.int64)
-    ey = np.empty(n, np.int64)
     k = -1
-    for x in range(w):  # pass 2: fill, merging runs closer than the bridge
+    for x in range(w):
         last_end = -(1 << 30)
         y = 0
         while y < h:
@@ -77,12 +62,25 @@ def _column_runs(band, bridge):  # pragma: no cover - compiled
                     y += 1
                 if y0 - last_end > bridge:
                     k += 1
-                    sc[k] = x
-                    sy[k] = y0
-                ey[k] = y
+                    if write:
+                        sc[k] = x
+                        sy[k] = y0
+                if write:
+                    ey[k] = y
                 last_end = y
             else:
                 y += 1
+    return k + 1
+
+
+@njit(cache=True)
+def _column_runs(band, bridge):  # pragma: no cover - compiled
+    empty = np.empty(0, np.int64)
+    n = _runs_pass(band, bridge, empty, empty, empty, False)  # pass 1: count
+    sc = np.empty(n, np.int64)
+    sy = np.empty(n, np.int64)
+    ey = np.empty(n, np.int64)
+    _runs_pass(band, bridge, sc, sy, ey, True)
     return sc, sy, ey
 
 
