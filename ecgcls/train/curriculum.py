@@ -52,9 +52,12 @@ def _fit(cfg: DictConfig, model, dm, stage: str, epochs: int, out: Path):
 
 
 def _score(model, dm, split: str = "test") -> dict:
+    """Macro AUROC on the split's pictures, and macro F1 at thresholds chosen on the validation pictures."""
     dm.stage = "picture"
+    pv, yv = predict_dataset(model, dm.dataset("val"))
     p, y = predict_dataset(model, dm.dataset(split))
-    return {"macro_auroc": round(M.macro_auroc(p, y), 4), "probs": p, "targets": y}
+    f1 = M.report(p, y, dm.classes, M.choose_thresholds(pv, yv))["macro_f1"]
+    return {"macro_auroc": round(M.macro_auroc(p, y), 4), "f1": round(float(f1), 4), "probs": p, "targets": y}
 
 
 def run_curriculum(cfg: DictConfig) -> dict:
@@ -72,13 +75,16 @@ def run_curriculum(cfg: DictConfig) -> dict:
         make = lambda: hydra.utils.instantiate(cfg.model, classes=dm.classes, net=net, _convert_="all")  # noqa: E731
         row = {}
         model = _fit(cfg, make(), dm, "mask", cur.stage1_epochs, out_dir / backbone / "stage1_mask")
-        row["mask_only"] = _score(model, dm)["macro_auroc"]
+        sc = _score(model, dm)
+        row["mask_only"], row["mask_only_f1"] = sc["macro_auroc"], sc["f1"]
         model = _fit(cfg, model, dm, "picture", cur.stage2_epochs, out_dir / backbone / "stage2_picture")
-        row["curriculum"] = _score(model, dm)["macro_auroc"]
+        sc = _score(model, dm)
+        row["curriculum"], row["curriculum_f1"] = sc["macro_auroc"], sc["f1"]
         if cur.get("ablation"):
             scratch = _fit(cfg, make(), dm, "picture", cur.stage1_epochs + cur.stage2_epochs,
                            out_dir / backbone / "finetune_only")
-            row["finetune_only"] = _score(scratch, dm)["macro_auroc"]
+            sc = _score(scratch, dm)
+            row["finetune_only"], row["finetune_only_f1"] = sc["macro_auroc"], sc["f1"]
         table[backbone] = row
         members.append(model)
         log.info("%s: %s", backbone, row)
