@@ -216,3 +216,13 @@ def test_column_runs_and_bridging():
     sc, sy, ey = column_runs(a, bridge=2)
     assert sc.tolist() == [0, 0, 1, 2] and sy.tolist() == [1, 9, 2, 0] and ey.tolist() == [6, 11, 5, 4]
     assert [x.size for x in column_runs(np.zeros((5, 4), bool))] == [0, 0, 0]
+
+
+def test_password_protected_pdf_is_refused_clearly(tmp_path):
+    pypdf = pytest.importorskip("pypdf")
+    Image.fromarray(np.full((200, 300, 3), 255, np.uint8)).save(tmp_path / "plain.pdf")
+    w = pypdf.PdfWriter(clone_from=str(tmp_path / "plain.pdf"))
+    w.encrypt(user_password="secret", owner_password="owner", algorithm="RC4-128")  # RC4: no extra dependency
+    w.write(str(tmp_path / "locked.pdf"))
+    with pytest.raises(ImageError, match="password-protected"):
+        load_image(tmp_path / "locked.pdf")
