@@ -226,3 +226,13 @@ def test_password_protected_pdf_is_refused_clearly(tmp_path):
     w.write(str(tmp_path / "locked.pdf"))
     with pytest.raises(ImageError, match="password-protected"):
         load_image(tmp_path / "locked.pdf")
+
+
+def test_no_sheet_found_on_a_scan(sig):
+    """A scan (paper to the edges) must not be 'rectified' to its ink-dense middle."""
+    from ecgcls.digitize.grid import find_page_quad
+
+    page = render(sig, FS, RenderConfig(layout="12x1"), rng=3)
+    assert find_page_quad(page.image) is None
+    photo = render(sig, FS, RenderConfig(layout="12x1", artifacts=("perspective",)), rng=3)
+    assert find_page_quad(photo.image) is not None

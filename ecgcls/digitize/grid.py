@@ -189,6 +189,10 @@ def find_page_quad(image: np.ndarray, min_area: float = 0.3) -> np.ndarray | Non
     if area < min_area or area > 0.97:
         return None
     hull = cv2.convexHull(c)  # shadows and stains bite into the bright region; the sheet is convex
+    inside = np.zeros(small.shape, np.uint8)
+    cv2.drawContours(inside, [hull], -1, 1, thickness=-1)
+    if inside.all() or float(np.median(small[inside == 1])) < float(np.median(small[inside == 0])) + 20:
+        return None  # not a sheet brighter than its surroundings (e.g. the ink-dense middle of a scan)
     quad = None
     for eps in (0.02, 0.03, 0.05, 0.08):
         q = cv2.approxPolyDP(hull, eps * cv2.arcLength(hull, True), True).reshape(-1, 2)
