@@ -23,7 +23,7 @@ import numpy as np
 
 from ecgcls.digitize.grid import (clean_ink, darkness, deskew, estimate_skew, find_page_quad, grid_spacing,
                                   ink_threshold, quad_is_rectangle, rectify)
-from ecgcls.digitize.trace import find_rows, follow_trace
+from ecgcls.digitize.trace import claimed_pixels, find_rows, follow_trace
 from ecgcls.geometry import LAYOUTS, PAPER_SIZES_MM, Layout
 from ecgcls.types import LEADS, Record
 
@@ -120,6 +120,21 @@ def _calibration(top: np.ndarray, bot: np.ndarray, ppm_x: float, ppm_y: float, s
     after = np.flatnonzero(~np.isfinite(top[end:end + int(4 * ppm_x)]))
     start = end + (after[-1] + 1 if after.size else int(1.0 * ppm_x))
     return gain, int(start)
+
+
+def _fill_missing_rows(rows_y: list[float], want: int, pitch: float, h: int) -> list[float]:
+    """Rows are printed at a constant pitch: put missing ones into gaps of about k pitches, then after the
+    last row (or before the first) while the picture has room, up to ``want`` rows."""
+    out = [rows_y[0]]
+    for y in rows_y[1:]:
+        k = int(round((y - out[-1]) / pitch))
+        out += [out[-1] + i * (y - out[-1]) / k for i in range(1, k)] if 1 < k <= want else []
+        out.append(y)
+    while len(out) < want and out[-1] + pitch < h - 0.3 * pitch:
+        out.append(out[-1] + pitch)
+    while len(out) < want and out[0] - pitch > 0.3 * pitch:
+        out.insert(0, out[0] - pitch)
+    return [float(y) for y in out] if len(out) <= want else list(rows_y)  # gaps disagree with the pitch: leave
 
 
 def _snap_gain(g: float | None) -> float:
@@ -273,13 +288,19 @@ def digitize(image: np.ndarray, fs: float = 500.0, speed_mm_s: float = 25.0, gai
         keep = sorted(np.argsort(cover)[::-1][:want])
         rows_y = [rows_y[i] for i in keep]
     pitch = float(np.median(np.diff(rows_y))) if len(rows_y) > 1 else 40.0 * ppm_y
+    if 1 < len(rows_y) < want:  # a row whose trace wanders far from its baseline can escape row finding
+        rows_y = _fill_missing_rows(rows_y, want, pitch, h)
 
     rows: list[RowTrace] = []
     gains = []
-    for y0 in rows_y:
-        a = int(max(0, y0 - 1.2 * pitch))
-        b = int(min(h, y0 + 1.2 * pitch))
-        top, bot, val = follow_trace(ink[a:b], y0 - a, pitch, dark_band=dark[a:b])
+    bands = [(int(max(0, y0 - 1.2 * pitch)), int(min(h, y0 + 1.2 * pitch))) for y0 in rows_y]
+    claims = None
+    if len(rows_y) > 1:  # pass 1: each row alone; pass 2 (below): a trace another row took costs extra
+        first = [follow_trace(ink[a:b], y0 - a, pitch)[:2] for y0, (a, b) in zip(rows_y, bands)]
+        claims = claimed_pixels((h, w), [(a, t, bt) for (a, _), (t, bt) in zip(bands, first)])
+    for r, (y0, (a, b)) in enumerate(zip(rows_y, bands)):
+        others = None if claims is None else (claims[a:b] & np.uint16(~(1 << r) & 0xFFFF)) != 0
+        top, bot, val = follow_trace(ink[a:b], y0 - a, pitch, dark_band=dark[a:b], others=others)
         top, bot, val = top + a, bot + a, val + a
         g, start = _calibration(top, bot, ppm_x, ppm_y, speed_mm_s)
         valid = np.flatnonzero(np.isfinite(val))

@@ -85,7 +85,7 @@ def _column_runs(band, bridge):  # pragma: no cover - compiled
 
 
 @njit(cache=True)
-def _viterbi(starts, ry0, ry1, base_y, jump_cost, prior_cost, gap_cost):  # pragma: no cover - compiled
+def _viterbi(starts, ry0, ry1, run_extra, base_y, jump_cost, prior_cost, gap_cost):  # pragma: no cover - compiled
     w = len(starts) - 1
     m = 1
     for x in range(w):
@@ -118,7 +118,7 @@ def _viterbi(starts, ry0, ry1, base_y, jump_cost, prior_cost, gap_cost):  # prag
                 if c < best:
                     best = c
                     arg = i
-            cost[j] = best + prior_cost * abs(0.5 * (y0 + y1) - base_y)
+            cost[j] = best + prior_cost * abs(0.5 * (y0 + y1) - base_y) + run_extra[a + j]
             back[x, j] = arg
             cur_r0[j] = y0
             cur_r1[j] = y1
@@ -155,25 +155,48 @@ def _viterbi(starts, ry0, ry1, base_y, jump_cost, prior_cost, gap_cost):  # prag
 
 def follow_trace(ink_band: np.ndarray, base_y: float, pitch: float, jump_cost: float = 1.0,
                  prior_cost: float = 0.02, gap_cost: float = 8.0, dark_band: np.ndarray | None = None,
-                 bridge: int = 2) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                 bridge: int = 2, others: np.ndarray | None = None, claim_cost: float = 0.5
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Follow one trace through a band with a Viterbi path over the ink runs of each column.
 
     Moving from run a to run b costs the vertical gap between them (0 when they touch: the line is
     continuous) × ``jump_cost``, plus b's distance from the row's baseline × ``prior_cost`` (which prefers
     the row's own trace where neighbours overlap); a column may be skipped for ``gap_cost``. Runs split by at
-    most ``bridge`` blank pixels count as one (see :func:`column_runs`). Compiled
-    with numba. Returns per column: y_top, y_bot (inclusive) and the sub-pixel trace y (NaN for gaps),
-    see :func:`column_values`.
+    most ``bridge`` blank pixels count as one (see :func:`column_runs`). ``others`` (bool, band-shaped):
+    pixels other rows' traces took; a run costs ``claim_cost`` × the share of it they took, so two rows do
+    not follow one trace while the other trace goes unread. Compiled with numba. Returns per column: y_top,
+    y_bot (inclusive; integer pixels unless ``dark_band`` refines them) and the sub-pixel trace y (NaN for
+    gaps), see :func:`column_values`.
     """
     h, w = ink_band.shape
     sc, sy, ey = column_runs(ink_band, bridge)
     starts = np.searchsorted(sc, np.arange(w + 1)).astype(np.int64)
-    top, bot = _viterbi(starts, sy.astype(np.float64), ey.astype(np.float64), float(base_y), float(jump_cost),
-                        float(prior_cost), float(gap_cost))
+    extra = np.zeros(len(sc))
+    if others is not None and len(sc):
+        cs = np.vstack([np.zeros((1, w), np.int32), np.cumsum(others, axis=0, dtype=np.int32)])
+        extra = claim_cost * (cs[ey, sc] - cs[sy, sc]) / np.maximum(ey - sy, 1)
+    top, bot = _viterbi(starts, sy.astype(np.float64), ey.astype(np.float64), extra, float(base_y),
+                        float(jump_cost), float(prior_cost), float(gap_cost))
     bot = bot - 1  # inclusive bottom pixel
     if dark_band is not None:
         top, bot = subpixel_edges(top, bot, dark_band)
     return top, bot, column_values(top, bot)
+
+
+def claimed_pixels(shape: tuple[int, int], paths: list[tuple[int, np.ndarray, np.ndarray]]) -> np.ndarray:
+    """uint16 (H, W) map: bit r set where row r's path (band offset, top, bot per column, band coords,
+    inclusive) put its trace. At most 16 rows."""
+    h, w = shape
+    out = np.zeros((h, w), np.uint16)
+    for r, (a, top, bot) in enumerate(paths[:16]):
+        ok = np.isfinite(top) & np.isfinite(bot)
+        if not ok.any():
+            continue
+        lo, hi = int(np.nanmin(top[ok])), int(np.nanmax(bot[ok])) + 1
+        yy = np.arange(lo, hi)[:, None]
+        m = ok[None] & (yy >= np.where(ok, top, 0)[None]) & (yy <= np.where(ok, bot, -1)[None])
+        out[a + lo:a + hi] |= (m * np.uint16(1 << r)).astype(np.uint16)[: max(0, h - a - lo)]
+    return out
 
 
 def subpixel_edges(top: np.ndarray, bot: np.ndarray, dark: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
