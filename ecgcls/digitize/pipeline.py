@@ -34,7 +34,7 @@ STANDARD_GAINS = (2.5, 5.0, 10.0, 20.0, 40.0)
 
 
 #: bumped whenever the digitizer's output changes, so caches of digitized pictures are rebuilt
-DIGITIZER_VERSION = 4
+DIGITIZER_VERSION = 5
 
 class DigitizeError(ValueError):
     """The picture could not be digitized; the message says why."""
