@@ -1,4 +1,5 @@
 """Digitizer: render pages with known truth, read them back, and check what comes out."""
+import dataclasses
 import subprocess
 import sys
 
@@ -236,3 +237,19 @@ def test_no_sheet_found_on_a_scan(sig):
     assert find_page_quad(page.image) is None
     photo = render(sig, FS, RenderConfig(layout="12x1", artifacts=("perspective",)), rng=3)
     assert find_page_quad(photo.image) is not None
+
+
+@pytest.mark.parametrize("paper, crop, method", [("a4", False, "page_size+calibration"),
+                                                 ("letter", True, "calibration")])
+def test_scale_from_calibration_pulses_without_a_grid(sig, paper, crop, method):
+    """No grid: the pulses (0.2 s × 1 mV) are the ruler — they pick the paper size, or are the scale
+    themselves when the picture is cropped."""
+    page = render(sig, FS, RenderConfig(layout="3x4", grid="none", paper=paper), rng=4)
+    if crop:
+        page = dataclasses.replace(page, image=np.ascontiguousarray(page.image[:, : int(page.image.shape[1] * 0.93)]))
+    d = digitize(page.image)
+    assert d.scale_method == method
+    assert d.px_per_mm[0] == pytest.approx(page.geometry.px_per_mm, rel=0.02)
+    assert d.gain_mm_mv == 10.0 and d.layout == "3x4"
+    if not crop:
+        assert _snr(page, d, sig) > 15.0

@@ -34,7 +34,7 @@ STANDARD_GAINS = (2.5, 5.0, 10.0, 20.0, 40.0)
 
 
 #: bumped whenever the digitizer's output changes, so caches of digitized pictures are rebuilt
-DIGITIZER_VERSION = 5
+DIGITIZER_VERSION = 6
 
 class DigitizeError(ValueError):
     """The picture could not be digitized; the message says why."""
@@ -93,17 +93,18 @@ class DigitizedPage:
 
 # ---- helpers ------------------------------------------------------------------------------------------
 def _calibration(top: np.ndarray, bot: np.ndarray, ppm_x: float, ppm_y: float, speed: float
-                 ) -> tuple[float | None, int | None]:
-    """Find a 1 mV × 0.2 s pulse at the row's start: (gain mm/mV, first column after it) or (None, None)."""
+                 ) -> tuple[float | None, int | None, tuple[float, float] | None]:
+    """Find a 1 mV × 0.2 s pulse at the row's start: (gain mm/mV, first column after it, (pulse width px,
+    pulse height px) between stroke centres) or (None, None, None)."""
     valid = np.flatnonzero(np.isfinite(top))
     if valid.size < 10:
-        return None, None
+        return None, None, None
     x0 = valid[0]
     win = int((0.2 * speed + 6) * ppm_x)
     h = (bot - top)[x0:x0 + win]
     tall = np.flatnonzero(np.nan_to_num(h) > 2.5 * ppm_y)
     if tall.size < 2:
-        return None, None
+        return None, None, None
     # the pulse's two vertical edges are the first two groups of tall columns; a QRS right after the
     # pulse adds later groups, so take the first group at a pulse width (0.12-0.3 s) from the rising edge
     groups = np.split(tall, np.flatnonzero(np.diff(tall) > max(2.0, 0.5 * ppm_x)) + 1)
@@ -114,12 +115,16 @@ def _calibration(top: np.ndarray, bot: np.ndarray, ppm_x: float, ppm_y: float, s
             fall = g[-1]
             break
     if fall is None:
-        return None, None
-    gain = float(max(np.nanmax(h[groups[0]]), np.nanmax(h[g])) / ppm_y)
+        return None, None, None
+    height = float(max(np.nanmax(h[groups[0]]), np.nanmax(h[g])))
+    gain = height / ppm_y
     end = x0 + fall + 1
     after = np.flatnonzero(~np.isfinite(top[end:end + int(4 * ppm_x)]))
     start = end + (after[-1] + 1 if after.size else int(1.0 * ppm_x))
-    return gain, int(start)
+    # between stroke centres: the edges' column groups are a stroke wide, the tallest column a stroke taller
+    stroke = float(np.nanmedian((bot - top)[x0:x0 + win])) + 1.0
+    size = (float(np.mean(g) - np.mean(groups[0])), height - stroke + 1.0)
+    return gain, int(start), size
 
 
 def _fill_missing_rows(rows_y: list[float], want: int, pitch: float, h: int) -> list[float]:
@@ -293,6 +298,7 @@ def digitize(image: np.ndarray, fs: float = 500.0, speed_mm_s: float = 25.0, gai
 
     rows: list[RowTrace] = []
     gains = []
+    pulses: list[tuple[float, float]] = []
     bands = [(int(max(0, y0 - 1.2 * pitch)), int(min(h, y0 + 1.2 * pitch))) for y0 in rows_y]
     claims = None
     if len(rows_y) > 1:  # pass 1: each row alone; pass 2 (below): a trace another row took costs extra
@@ -302,7 +308,9 @@ def digitize(image: np.ndarray, fs: float = 500.0, speed_mm_s: float = 25.0, gai
         others = None if claims is None else (claims[a:b] & np.uint16(~(1 << r) & 0xFFFF)) != 0
         top, bot, val = follow_trace(ink[a:b], y0 - a, pitch, dark_band=dark[a:b], others=others)
         top, bot, val = top + a, bot + a, val + a
-        g, start = _calibration(top, bot, ppm_x, ppm_y, speed_mm_s)
+        g, start, pulse = _calibration(top, bot, ppm_x, ppm_y, speed_mm_s)
+        if pulse is not None:
+            pulses.append(pulse)
         valid = np.flatnonzero(np.isfinite(val))
         if valid.size == 0:
             rows.append(RowTrace(y0, np.arange(w, dtype=float), val, 0.0, 0.0, None))
@@ -318,8 +326,25 @@ def digitize(image: np.ndarray, fs: float = 500.0, speed_mm_s: float = 25.0, gai
                             "of the picture's width)")
     measured = [g for g in gains if g is not None]
     gain = gain_mm_mv or _snap_gain(float(np.median(measured)) if measured else None)
-    if method == "page_size" and measured:
-        method = "page_size+calibration"
+    if method == "page_size" and pulses:
+        # no grid: the calibration pulses are the ruler. 0.2 s wide → px per second; 1 mV tall → px per mV
+        # (whatever the paper size or crop). Stated speed/gain are then only units: amplitude = px / pulse.
+        pw, ph = (float(np.median([p[i] for p in pulses])) for i in (0, 1))
+        if pw > 0 and ph > 0:
+            ppm_pulse = pw / (0.2 * speed_mm_s)
+            # a whole page of a standard size measures far more precisely than a 5 mm pulse: use the paper
+            # size the pulse agrees with (within 3 %), else the pulse itself (cropped or odd-sized pictures)
+            paper = min((w / mm[0] for mm in PAPER_SIZES_MM.values()), key=lambda p: abs(np.log(p / ppm_pulse)))
+            if abs(np.log(paper / ppm_pulse)) < 0.03:
+                if measured and not gain_mm_mv:  # pulse heights were measured against the first guess
+                    gain = _snap_gain(float(np.median(measured)) * ppm_y / paper)
+                ppm_x = ppm_y = paper
+                method = "page_size+calibration"
+            else:
+                ppm_x = ppm_pulse
+                ppm_y = ph / (gain_mm_mv or 10.0)
+                gain = gain_mm_mv or 10.0
+                method = "calibration"
 
     n = int(round(10 * fs))
     extent_s = float(np.median([(r.x_end - r.x_start) for r in rows])) / (speed_mm_s * ppm_x)
