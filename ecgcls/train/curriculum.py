@@ -80,7 +80,8 @@ def run_curriculum(cfg: DictConfig) -> dict:
         model = _fit(cfg, model, dm, "picture", cur.stage2_epochs, out_dir / backbone / "stage2_picture")
         sc = _score(model, dm)
         row["curriculum"], row["curriculum_f1"] = sc["macro_auroc"], sc["f1"]
-        if cur.get("ablation"):
+        abl = cur.get("ablation")
+        if abl is True or (not isinstance(abl, (bool, str)) and abl and backbone in list(abl)):
             scratch = _fit(cfg, make(), dm, "picture", cur.stage1_epochs + cur.stage2_epochs,
                            out_dir / backbone / "finetune_only")
             sc = _score(scratch, dm)
