@@ -23,7 +23,7 @@ import numpy as np
 
 from ecgcls.digitize.grid import (clean_ink, darkness, deskew, estimate_skew, find_page_quad, grid_spacing,
                                   ink_threshold, quad_is_rectangle, rectify)
-from ecgcls.digitize.trace import claimed_pixels, find_rows, follow_trace
+from ecgcls.digitize.trace import claimed_pixels, column_runs, find_rows, follow_trace
 from ecgcls.geometry import LAYOUTS, PAPER_SIZES_MM, Layout
 from ecgcls.types import LEADS, Record
 
@@ -300,13 +300,14 @@ def digitize(image: np.ndarray, fs: float = 500.0, speed_mm_s: float = 25.0, gai
     gains = []
     pulses: list[tuple[float, float]] = []
     bands = [(int(max(0, y0 - 1.2 * pitch)), int(min(h, y0 + 1.2 * pitch))) for y0 in rows_y]
+    runs = [column_runs(ink[a:b], 2) for a, b in bands]
     claims = None
     if len(rows_y) > 1:  # pass 1: each row alone; pass 2 (below): a trace another row took costs extra
-        first = [follow_trace(ink[a:b], y0 - a, pitch)[:2] for y0, (a, b) in zip(rows_y, bands)]
+        first = [follow_trace(ink[a:b], y0 - a, pitch, runs=rr)[:2] for y0, (a, b), rr in zip(rows_y, bands, runs)]
         claims = claimed_pixels((h, w), [(a, t, bt) for (a, _), (t, bt) in zip(bands, first)])
     for r, (y0, (a, b)) in enumerate(zip(rows_y, bands)):
         others = None if claims is None else (claims[a:b] & np.uint16(~(1 << r) & 0xFFFF)) != 0
-        top, bot, val = follow_trace(ink[a:b], y0 - a, pitch, dark_band=dark[a:b], others=others)
+        top, bot, val = follow_trace(ink[a:b], y0 - a, pitch, dark_band=dark[a:b], others=others, runs=runs[r])
         top, bot, val = top + a, bot + a, val + a
         g, start, pulse = _calibration(top, bot, ppm_x, ppm_y, speed_mm_s)
         if pulse is not None:

@@ -74,6 +74,18 @@ def _runs_pass(band, bridge, sc, sy, ey, write):  # pragma: no cover - compiled
 
 
 @njit(cache=True)
+def _run_share(mask, sc, sy, ey):  # pragma: no cover - compiled
+    """Share of each run's pixels set in ``mask``."""
+    out = np.zeros(len(sc))
+    for k in range(len(sc)):
+        n = 0
+        for y in range(sy[k], ey[k]):
+            n += mask[y, sc[k]]
+        out[k] = n / max(ey[k] - sy[k], 1)
+    return out
+
+
+@njit(cache=True)
 def _column_runs(band, bridge):  # pragma: no cover - compiled
     empty = np.empty(0, np.int64)
     n = _runs_pass(band, bridge, empty, empty, empty, False)  # pass 1: count
@@ -155,7 +167,8 @@ def _viterbi(starts, ry0, ry1, run_extra, base_y, jump_cost, prior_cost, gap_cos
 
 def follow_trace(ink_band: np.ndarray, base_y: float, pitch: float, jump_cost: float = 1.0,
                  prior_cost: float = 0.02, gap_cost: float = 8.0, dark_band: np.ndarray | None = None,
-                 bridge: int = 2, others: np.ndarray | None = None, claim_cost: float = 0.5
+                 bridge: int = 2, others: np.ndarray | None = None, claim_cost: float = 0.5,
+                 runs: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Follow one trace through a band with a Viterbi path over the ink runs of each column.
 
@@ -166,15 +179,14 @@ def follow_trace(ink_band: np.ndarray, base_y: float, pitch: float, jump_cost: f
     pixels other rows' traces took; a run costs ``claim_cost`` × the share of it they took, so two rows do
     not follow one trace while the other trace goes unread. Compiled with numba. Returns per column: y_top,
     y_bot (inclusive; integer pixels unless ``dark_band`` refines them) and the sub-pixel trace y (NaN for
-    gaps), see :func:`column_values`.
+    gaps), see :func:`column_values`. ``runs``: this band's :func:`column_runs`, when already computed.
     """
     h, w = ink_band.shape
-    sc, sy, ey = column_runs(ink_band, bridge)
+    sc, sy, ey = column_runs(ink_band, bridge) if runs is None else runs
     starts = np.searchsorted(sc, np.arange(w + 1)).astype(np.int64)
     extra = np.zeros(len(sc))
     if others is not None and len(sc):
-        cs = np.vstack([np.zeros((1, w), np.int32), np.cumsum(others, axis=0, dtype=np.int32)])
-        extra = claim_cost * (cs[ey, sc] - cs[sy, sc]) / np.maximum(ey - sy, 1)
+        extra = claim_cost * _run_share(np.ascontiguousarray(others, dtype=np.uint8), sc, sy, ey)
     top, bot = _viterbi(starts, sy.astype(np.float64), ey.astype(np.float64), extra, float(base_y),
                         float(jump_cost), float(prior_cost), float(gap_cost))
     bot = bot - 1  # inclusive bottom pixel
