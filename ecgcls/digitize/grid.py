@@ -249,13 +249,13 @@ def clean_ink(ink: np.ndarray, px_per_mm_guess: float) -> np.ndarray:
     h, w = ink.shape
     u8 = ink.astype(np.uint8)
     lines = np.zeros_like(u8)
-    # a straight line as long as 35 % of the picture can only lie in a row (column) that much inked:
-    # open only those, which on most pages is none
+    # a line survives the opening only if it is ≥ half the kernel long (outside the picture counts as ink,
+    # so lines running off the edge are removed too): open just the rows (columns) inked that much
     kw, kh = max(15, int(0.35 * w)), max(15, int(0.35 * h))
-    rows = np.flatnonzero(u8.sum(1) >= kw)
+    rows = np.flatnonzero(u8.sum(1) >= kw // 2)
     if rows.size:
         lines[rows] = cv2.morphologyEx(u8[rows], cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, (kw, 1)))
-    cols = np.flatnonzero(u8.sum(0) >= kh)
+    cols = np.flatnonzero(u8.sum(0) >= kh // 2)
     if cols.size:
         sub = np.ascontiguousarray(u8[:, cols].T)  # columns as rows: a horizontal opening
         lines[:, cols] |= cv2.morphologyEx(sub, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, (kh, 1))).T
