@@ -41,11 +41,13 @@ def _work(job):
     from ecgcls.digitize import DigitizeError, digitize
     from ecgcls.render import RenderConfig, render
 
-    root, cache, ecg_id, layout, preset, image_size = job
+    root, cache, ecg_id, layout, preset, image_size, want_signal = job
     if _STORE is None:
         _STORE = SignalStore(root, 500, cache, progress=False)
     page = render(_STORE.get(ecg_id), 500, RenderConfig(layout=layout, artifacts=PRESETS[preset]), rng=ecg_id)
     picture = preprocess(page.image, image_size) if image_size else None
+    if not want_signal:  # picture models only: no digitizing
+        return None, None, picture
     try:
         d = digitize(page.image, keep_image=False)
     except DigitizeError:
@@ -60,6 +62,7 @@ def main() -> None:
     ap.add_argument("--artifacts", nargs="+", default=["clean", "photo"])
     ap.add_argument("--models", nargs="+", default=["patchecg", "cnn1d"])
     ap.add_argument("--workers", type=int, default=os.cpu_count())
+    ap.add_argument("--name", default="eval_pictures", help="output name under bench/out")
     args = ap.parse_args()
     cache = os.environ.get("ECGCLS_CACHE", os.path.expanduser("~/.cache/ecgcls"))
     shared = os.environ.get("ECGCLS_SHARED", str(REPO.parent / "shared"))
@@ -77,13 +80,15 @@ def main() -> None:
     bars = {}
     for preset in args.artifacts:
         for layout in args.layouts:
-            jobs = [(str(root), cache, int(i), layout, preset, image_size) for i in test]
+            want_signal = any(n.input != "picture" for n in models.values())
+            jobs = [(str(root), cache, int(i), layout, preset, image_size, want_signal) for i in test]
             with ProcessPoolExecutor(args.workers) as ex:
                 out = list(tqdm(ex.map(_work, jobs, chunksize=4), total=len(jobs), desc=f"{preset} {layout}"))
             sigs = [s if s is not None else np.full((12, 1000), np.nan, np.float32) for s, _, _ in out]
-            failed = sum(s is None for s, _, _ in out)
+            failed = sum(s is None for s, _, _ in out) if want_signal else 0
             res["failed"][f"{preset}/{layout}"] = failed
-            res["layout_acc"][f"{preset}/{layout}"] = float(np.mean([lay == layout for _, lay, _ in out]))
+            if want_signal:
+                res["layout_acc"][f"{preset}/{layout}"] = float(np.mean([lay == layout for _, lay, _ in out]))
             x = torch.from_numpy(np.stack(sigs))
             if image_size:
                 from ecgcls.data.images import to_tensor
@@ -102,8 +107,8 @@ def main() -> None:
             res["auroc"][name][preset]["spread"] = round(max(v) - min(v), 4)
             res["auroc"][name][preset]["mean"] = round(float(np.mean(v)), 4)
     OUT.mkdir(exist_ok=True)
-    M.plot_bars(bars, OUT / "eval_pictures.png", title="macro AUROC on digitized test pictures")
-    write_json("eval_pictures", res)
+    M.plot_bars(bars, OUT / f"{args.name}.png", title="macro AUROC on rendered test pictures")
+    write_json(args.name, res)
 
 
 if __name__ == "__main__":
