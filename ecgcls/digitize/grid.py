@@ -179,12 +179,17 @@ def find_page_quad(image: np.ndarray, min_area: float = 0.3) -> np.ndarray | Non
         # The background is what touches the picture's border. Distance from its median colour, both in RGB
         # and in chromaticity (r, g, b over their sum: blind to shadows and uneven light, which multiply),
         # separates the sheet from the table even where a shadow darkens the paper.
-        f = rgb.astype(np.float32)
-        chroma = 3.0 * f / (f.sum(axis=2, keepdims=True) + 30.0)  # +30: dark pixels' noise stays small
+        f = [rgb[..., c].astype(np.float32) for c in range(3)]  # planes: per-channel maths stays contiguous
+        total = f[0] + f[1] + f[2] + 30.0  # +30: dark pixels' chromaticity noise stays small
+        chroma = [765.0 * x / total for x in f]
         bright = np.zeros(small.shape, np.uint8)
-        for feat, floor in ((f, 30.0), (chroma * 255.0, 25.0)):
-            edge = np.concatenate([feat[0], feat[-1], feat[:, 0], feat[:, -1]])
-            dist = np.clip(np.abs(feat - np.median(edge, axis=0)).max(axis=2), 0, 255).astype(np.uint8)
+        for feat, floor in ((f, 30.0), (chroma, 25.0)):
+            dist = None
+            for x in feat:
+                ref = float(np.median(np.concatenate([x[0], x[-1], x[:, 0], x[:, -1]])))
+                d = cv2.absdiff(x, ref)
+                dist = d if dist is None else cv2.max(dist, d)
+            dist = np.clip(dist, 0, 255).astype(np.uint8)
             otsu, _ = cv2.threshold(dist, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
             # Otsu may split lit paper from (table + shadowed paper); the table itself varies little, so cut
             # just above the spread of the border's table pixels

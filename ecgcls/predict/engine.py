@@ -51,7 +51,7 @@ def digitize_file(path: str, fs_model: int, n_samples: int, dig_kw: dict, overla
         pages = load_pages(path)
         for name, image in pages:
             try:
-                d = digitize(image, name=Path(name).name, **dig_kw)
+                d = digitize(image, name=Path(name).name, keep_image=bool(overlay_dir), **dig_kw)
             except DigitizeError as exc:
                 out.append(PageResult(name, "error", str(exc).replace(Path(name).name, name, 1)))
                 continue
