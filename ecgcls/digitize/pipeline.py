@@ -33,8 +33,13 @@ LAYOUTS_BY_ROWS: dict[int, tuple[str, ...]] = {3: ("3x4", "cabrera"), 4: ("3x4+I
 STANDARD_GAINS = (2.5, 5.0, 10.0, 20.0, 40.0)
 
 
+#: Layouts that share their geometry with a common one (Cabrera = 3×4 in another lead order) are chosen only
+#: when their lead-identity residual is clearly lower (by this much): thin, poorly read real traces leave
+#: both residuals near 1 (no evidence), and then the common layout is the better guess.
+RARE_LAYOUT_PENALTY = {"cabrera": 0.2, "cabrera+II": 0.2}
+
 #: bumped whenever the digitizer's output changes, so caches of digitized pictures are rebuilt
-DIGITIZER_VERSION = 6
+DIGITIZER_VERSION = 7
 
 class DigitizeError(ValueError):
     """The picture could not be digitized; the message says why."""
@@ -358,7 +363,8 @@ def digitize(image: np.ndarray, fs: float = 500.0, speed_mm_s: float = 25.0, gai
         sig, parts = _assemble(lay, rows, ppm_x, ppm_y, speed_mm_s, gain, fs, n)
         res = [_lead_identity_residual(sig)] + _duplicate_residual(parts)
         scores[cand] = float(np.mean(res))
-        if best is None or scores[cand] < scores[best[0]]:
+        if best is None or scores[cand] + RARE_LAYOUT_PENALTY.get(cand, 0.0) < \
+                scores[best[0]] + RARE_LAYOUT_PENALTY.get(best[0], 0.0):
             best = (cand, lay, sig)
     cand, lay, sig = best
     cov = lay.coverage(fs, n)
