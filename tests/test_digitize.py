@@ -253,3 +253,14 @@ def test_scale_from_calibration_pulses_without_a_grid(sig, paper, crop, method):
     assert d.gain_mm_mv == 10.0 and d.layout == "3x4"
     if not crop:
         assert _snr(page, d, sig) > 15.0
+
+
+def test_clean_ink_drops_specks_even_when_there_are_very_many():
+    from ecgcls.digitize.grid import clean_ink
+
+    a = np.zeros((1000, 1000), bool)
+    a[::2, ::2] = True  # 250,000 one-pixel specks: more components than 16-bit labels hold
+    a[300:302, 100:400] = True  # a stroke
+    out = clean_ink(a, 8.0)
+    assert out[300:302, 110:390].all()
+    assert not out[600:, :].any()

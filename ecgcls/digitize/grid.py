@@ -266,7 +266,10 @@ def clean_ink(ink: np.ndarray, px_per_mm_guess: float) -> np.ndarray:
         lines[:, cols] |= cv2.morphologyEx(sub, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, (kh, 1))).T
     if lines.any():
         u8 &= ~cv2.dilate(lines, np.ones((3, 3), np.uint8)) & 1
-    n, lab, stats, _ = cv2.connectedComponentsWithStatsWithAlgorithm(u8, 8, cv2.CV_32S, cv2.CCL_BBDT)  # fastest here
+    try:  # 16-bit labels are ~3x faster; OpenCV refuses (and we retry with 32-bit) past 65,534 components
+        n, lab, stats, _ = cv2.connectedComponentsWithStatsWithAlgorithm(u8, 8, cv2.CV_16U, cv2.CCL_SPAGHETTI)
+    except cv2.error:
+        n, lab, stats, _ = cv2.connectedComponentsWithStatsWithAlgorithm(u8, 8, cv2.CV_32S, cv2.CCL_BBDT)
     if n > 1:
         size = np.maximum(stats[:, cv2.CC_STAT_WIDTH], stats[:, cv2.CC_STAT_HEIGHT])
         keep = size >= max(2.0, 0.6 * px_per_mm_guess)  # dots of a dotted grid are < 0.6 mm
