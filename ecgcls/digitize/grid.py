@@ -72,11 +72,12 @@ def estimate_skew(dark: np.ndarray, max_deg: float = 8.0) -> float:
     return best
 
 
-def deskew(image: np.ndarray, deg: float) -> np.ndarray:
-    """Rotate an RGB image by ``deg`` about its centre, filling with white."""
+def deskew(image: np.ndarray, deg: float, border=(255, 255, 255)) -> np.ndarray:
+    """Rotate an image by ``deg`` about its centre, filling with ``border`` (white paper for RGB; pass 0.0
+    for a darkness map)."""
     if abs(deg) < 1e-3:
         return image
-    return _rotate(image, deg, border=(255, 255, 255))
+    return _rotate(image, deg, border=border)
 
 
 def _period(profile: np.ndarray, lo: float, hi: float) -> tuple[float, float]:
@@ -150,14 +151,18 @@ def grid_spacing(image: np.ndarray, ink: np.ndarray | None = None, page_mm: tupl
     return out[0], out[1], float(min(strengths))
 
 
+def _border_pixels(a: np.ndarray, rows: int = 1, cols: int = 1) -> np.ndarray:
+    """The outer ``rows`` rows and ``cols`` columns of a 2-D array, flattened."""
+    return np.concatenate([a[:rows].ravel(), a[-rows:].ravel(), a[:, :cols].ravel(), a[:, -cols:].ravel()])
+
+
 def _has_dark_border(image: np.ndarray, frac: float = 0.05) -> bool:
     """Whether at least ``frac`` of the picture's outer 2 % band is clearly darker than its paper (a table
     around a photographed sheet); a cheap test on a subsample."""
     h, w = image.shape[:2]
     step = max(1, int(max(h, w) / 400))
     v = image[::step, ::step].max(axis=2)
-    bh, bw = max(1, int(0.02 * v.shape[0])), max(1, int(0.02 * v.shape[1]))
-    border = np.concatenate([v[:bh].ravel(), v[-bh:].ravel(), v[:, :bw].ravel(), v[:, -bw:].ravel()])
+    border = _border_pixels(v, max(1, int(0.02 * v.shape[0])), max(1, int(0.02 * v.shape[1])))
     paper = float(np.percentile(v, 90))
     return float(np.mean(border < 0.6 * paper)) >= frac
 
@@ -186,14 +191,14 @@ def find_page_quad(image: np.ndarray, min_area: float = 0.3) -> np.ndarray | Non
         for feat, floor in ((f, 30.0), (chroma, 25.0)):
             dist = None
             for x in feat:
-                ref = float(np.median(np.concatenate([x[0], x[-1], x[:, 0], x[:, -1]])))
+                ref = float(np.median(_border_pixels(x)))
                 d = cv2.absdiff(x, ref)
                 dist = d if dist is None else cv2.max(dist, d)
             dist = np.clip(dist, 0, 255).astype(np.uint8)
             otsu, _ = cv2.threshold(dist, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
             # Otsu may split lit paper from (table + shadowed paper); the table itself varies little, so cut
             # just above the spread of the border's table pixels
-            bd = np.concatenate([dist[0], dist[-1], dist[:, 0], dist[:, -1]]).astype(np.float32)
+            bd = _border_pixels(dist).astype(np.float32)
             table = bd[bd < otsu]
             thr = min(otsu, max(floor, 1.5 * float(np.percentile(table, 95)) + 10.0)) if table.size else otsu
             bright |= ((dist > thr) * 255).astype(np.uint8)

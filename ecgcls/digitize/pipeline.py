@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-from ecgcls.digitize.grid import (_rotate, clean_ink, darkness, deskew, estimate_skew, find_page_quad, grid_spacing,
+from ecgcls.digitize.grid import (clean_ink, darkness, deskew, estimate_skew, find_page_quad, grid_spacing,
                                   ink_threshold, quad_is_rectangle, rectify)
 from ecgcls.digitize.trace import claimed_pixels, column_runs, find_rows, follow_trace
 from ecgcls.geometry import LAYOUTS, PAPER_SIZES_MM, Layout
@@ -255,7 +255,7 @@ def digitize(image: np.ndarray, fs: float = 500.0, speed_mm_s: float = 25.0, gai
     rot = estimate_skew(dark)
     if abs(rot) >= 0.05:
         # rotate the darkness map itself (0 = paper outside); the picture only when it is kept for overlays
-        dark = np.clip(_rotate(dark, rot, border=0.0), 0.0, 1.0)
+        dark = np.clip(deskew(dark, rot, border=0.0), 0.0, 1.0)
         image = deskew(image, rot) if keep_image else image
     else:
         rot = 0.0

@@ -5,7 +5,7 @@ Conventions: ``ink`` is a boolean (H, W) mask; y grows downwards; columns are x.
 from __future__ import annotations
 
 import numpy as np
-from scipy.ndimage import gaussian_filter1d
+from scipy.ndimage import gaussian_filter1d, maximum_filter1d, minimum_filter1d
 from scipy.signal import find_peaks
 
 
@@ -268,8 +268,6 @@ def column_values(top: np.ndarray, bot: np.ndarray) -> np.ndarray:
     with np.errstate(invalid="ignore"):
         out = (L + U) / 2
     size = 2 * max(r, 1) + 1
-    from scipy.ndimage import maximum_filter1d, minimum_filter1d
-
     wide = (U - L) > 1.0
     peak = wide & (L <= minimum_filter1d(np.where(ok, L, np.inf), size, mode="nearest"))
     trough = wide & (U >= maximum_filter1d(np.where(ok, U, -np.inf), size, mode="nearest"))
