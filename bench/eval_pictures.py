@@ -41,11 +41,11 @@ def _work(job):
     from ecgcls.digitize import DigitizeError, digitize
     from ecgcls.render import RenderConfig, render
 
-    root, cache, ecg_id, layout, preset, image_size, want_signal = job
+    root, cache, ecg_id, layout, preset, image_prep, want_signal = job
     if _STORE is None:
         _STORE = SignalStore(root, 500, cache, progress=False)
     page = render(_STORE.get(ecg_id), 500, RenderConfig(layout=layout, artifacts=PRESETS[preset]), rng=ecg_id)
-    picture = preprocess(page.image, image_size) if image_size else None
+    picture = preprocess(page.image, *image_prep) if image_prep else None
     if not want_signal:  # picture models only: no digitizing
         return None, None, picture
     try:
@@ -72,16 +72,16 @@ def main() -> None:
     test = make_splits(db, y.index, {"train": [10], "val": [8, 9], "test": list(range(1, 8))})["test"][: args.n]
     Y = y.loc[test].to_numpy(np.float32)
     models = {m: load_bundle(m) for m in args.models}
-    sizes = {tuple(n.image_size) for n in models.values() if n.input == "picture"}
-    if len(sizes) > 1:
-        raise SystemExit(f"picture models want different image sizes {sizes}; score them in separate runs")
-    image_size = next(iter(sizes)) if sizes else None
+    preps = {(tuple(n.image_size), n.preprocess) for n in models.values() if n.input == "picture"}
+    if len(preps) > 1:
+        raise SystemExit(f"picture models want different sizes/preprocessing {preps}; score them in separate runs")
+    image_prep = next(iter(preps)) if preps else None
     res: dict = {"n": len(test), "test_folds": list(range(1, 8)), "auroc": {}, "failed": {}, "layout_acc": {}}
     bars = {}
     for preset in args.artifacts:
         for layout in args.layouts:
             want_signal = any(n.input != "picture" for n in models.values())
-            jobs = [(str(root), cache, int(i), layout, preset, image_size, want_signal) for i in test]
+            jobs = [(str(root), cache, int(i), layout, preset, image_prep, want_signal) for i in test]
             with ProcessPoolExecutor(args.workers) as ex:
                 out = list(tqdm(ex.map(_work, jobs, chunksize=4), total=len(jobs), desc=f"{preset} {layout}"))
             sigs = [s if s is not None else np.full((12, 1000), np.nan, np.float32) for s, _, _ in out]
@@ -90,7 +90,7 @@ def main() -> None:
             if want_signal:
                 res["layout_acc"][f"{preset}/{layout}"] = float(np.mean([lay == layout for _, lay, _ in out]))
             x = torch.from_numpy(np.stack(sigs))
-            if image_size:
+            if image_prep:
                 from ecgcls.data.images import to_tensor
                 pics = torch.stack([to_tensor(pic) for _, _, pic in out])
             for name, net in models.items():

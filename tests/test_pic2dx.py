@@ -17,7 +17,7 @@ REPO = Path(__file__).resolve().parents[1]
 def test_preprocess_inverts_and_keeps_aspect():
     img = np.full((100, 300, 3), 255, np.uint8)
     img[50, :] = 0  # one black line
-    out = preprocess(img, size=(120, 120))
+    out = preprocess(img, size=(120, 120), method="gray")
     assert out.shape == (120, 120) and out.dtype == np.uint8
     assert out[:40].max() == 0 and out[80:].max() == 0  # padding above/below (aspect 1:3 kept), paper -> 0
     assert out[55:65].max() > 100  # the line, inverted, is bright
@@ -26,6 +26,39 @@ def test_preprocess_inverts_and_keeps_aspect():
     m = mask_image(np.eye(200, dtype=bool), (50, 50))
     assert m.shape == (50, 50) and m.max() > 0
     assert fit_resize(np.zeros((10, 40), np.uint8), (20, 20)).shape == (20, 20)
+
+
+@pytest.mark.parametrize("method", ["ink", "gray"])
+def test_preprocess_methods_agree_on_plain_black_ink(method):
+    img = np.full((100, 300, 3), 255, np.uint8)
+    img[50, :] = 0
+    out = preprocess(img, size=(120, 120), method=method)
+    assert out.shape == (120, 120) and out[:40].max() == 0 and out[55:65].max() > 100
+
+
+def test_ink_preprocessing_fades_coloured_grid_and_shadow_keeps_trace():
+    """Red grid lines and a shadow across the page: the "ink" picture keeps the trace bright and the grid and
+    paper dark (the trace-mask look of stage 1); plain inverted luminance leaves the grid half as bright as ink."""
+    from ecgcls.render import GRID_COLORS
+
+    major, minor, paper = GRID_COLORS["red"]
+    img = np.empty((400, 800, 3), np.uint8)
+    img[:] = paper
+    img[:, ::8] = minor
+    img[::8] = minor
+    img[:, ::40] = major
+    img[::40] = major
+    img = (img * np.linspace(0.55, 1.0, 800)[None, :, None]).astype(np.uint8)  # light falls off to the left
+    img[198:201, :] = 20  # a horizontal trace, 3 px thick
+    ink = preprocess(img, (100, 200), "ink")
+    gray = preprocess(img, (100, 200), "gray")
+    trace, grid = slice(48, 52), slice(10, 40)
+    assert ink[trace].max() >= 200 and np.percentile(ink[grid], 99) < 60
+    assert np.percentile(gray[grid], 99) > 90  # the shadowed grid is as bright as a faint trace
+    with pytest.raises(ValueError, match="preprocessing"):
+        preprocess(img, (100, 200), "sobel")
+    with pytest.raises(ValueError, match="uint8"):
+        preprocess(img.astype(np.float32), (100, 200))
 
 
 def test_models_and_ensemble_average_probabilities():
@@ -62,7 +95,11 @@ def test_curriculum_runs_end_to_end(tmp_path, ptbxl_root, cache_dir):
     from ecgcls.render import RenderConfig, render
     from test_render import synthetic_ecg
 
+    assert ck["preprocess"] == "ink"
     bundle = make_bundle(out / "ensemble.ckpt", tmp_path / "pic2dx.pt", card={"note": "test"})
+    from ecgcls.predict import load_bundle
+
+    assert load_bundle(bundle).preprocess == "ink"
     pics = tmp_path / "pics"
     pics.mkdir()
     Image.fromarray(render(synthetic_ecg(0), 500, RenderConfig(layout="6x2"), rng=0).image).save(pics / "a.png")

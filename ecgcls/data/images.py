@@ -1,8 +1,15 @@
 """Pictures for the image classifiers (Pic2Diagnosis path): one preprocessing for training and prediction,
 and a store of rendered pictures + trace masks built once.
 
-Preprocessing: grayscale, inverted (ink bright on black), resized keeping the aspect ratio and padded to
-``size`` (H, W), uint8. :func:`to_tensor` turns it into a normalised float tensor (1, H, W).
+Preprocessing (:func:`preprocess`): a grayscale picture with the ink bright on black, resized keeping the
+aspect ratio and padded to ``size`` (H, W), uint8. :func:`to_tensor` turns it into a normalised float tensor
+(1, H, W). Two methods:
+
+- ``"ink"`` (default): the relative darkness against the local paper brightness, taken on the brightest
+  channel (:func:`ecgcls.digitize.grid.darkness`), so coloured grid lines, shadows and uneven light fade and
+  the ink stays; area-resized, then the same x2 gain as the trace masks, so pictures look like the stage-1
+  masks the curriculum starts from.
+- ``"gray"``: plain luminance, inverted (the first bundles were trained on it; kept so they load unchanged).
 """
 from __future__ import annotations
 
@@ -17,6 +24,8 @@ from ecgcls.data.pagestore import build_store, open_store, store_dir, worker_sig
 from ecgcls.data.ptbxl import find_root
 
 MEAN, STD = 0.08, 0.2  # of inverted pictures (mostly dark paper, bright ink)
+PREPROCESS_METHODS = ("ink", "gray")
+INK_GAIN = 2.0  # thin strokes fade when area-resized: the same boost for pictures ("ink") and trace masks
 
 
 def fit_resize(gray: np.ndarray, size: tuple[int, int], interp=cv2.INTER_AREA) -> np.ndarray:
@@ -32,16 +41,28 @@ def fit_resize(gray: np.ndarray, size: tuple[int, int], interp=cv2.INTER_AREA) -
     return out
 
 
-def preprocess(image: np.ndarray, size: tuple[int, int] = (208, 272)) -> np.ndarray:
-    """RGB uint8 (H, W, 3) picture → grayscale inverted uint8 (size) — the same at train and predict time."""
-    gray = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY) if image.ndim == 3 else image
-    return fit_resize(255 - gray, size)
+def _boost(x: np.ndarray) -> np.ndarray:
+    return np.clip(x.astype(np.float32) * INK_GAIN, 0, 255).astype(np.uint8)
+
+
+def preprocess(image: np.ndarray, size: tuple[int, int] = (208, 272), method: str = "ink") -> np.ndarray:
+    """RGB (H, W, 3) or grayscale (H, W) uint8 picture → uint8 ``size`` (H, W) with the ink bright on black;
+    the same function at train and predict time. ``method``: ``"ink"`` or ``"gray"`` (module docstring)."""
+    if image.dtype != np.uint8 or image.ndim not in (2, 3) or (image.ndim == 3 and image.shape[2] != 3):
+        raise ValueError(f"preprocess expects a uint8 (H, W) or (H, W, 3) picture, got {image.dtype} {image.shape}")
+    if method == "ink":
+        from ecgcls.digitize.grid import darkness
+
+        return _boost(fit_resize((darkness(image) * 255.0).astype(np.uint8), size))
+    if method == "gray":
+        gray = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY) if image.ndim == 3 else image
+        return fit_resize(255 - gray, size)
+    raise ValueError(f"unknown picture preprocessing {method!r}; choose from {', '.join(PREPROCESS_METHODS)}")
 
 
 def mask_image(trace_mask: np.ndarray, size: tuple[int, int] = (208, 272)) -> np.ndarray:
-    """Boolean trace mask (H, W) → uint8 (size), area-averaged (thin traces stay visible)."""
-    m = fit_resize(trace_mask.astype(np.uint8) * 255, size)
-    return np.clip(m.astype(np.float32) * 2.0, 0, 255).astype(np.uint8)  # thin strokes: boost after averaging
+    """Boolean trace mask (H, W) → uint8 (size), area-averaged then boosted (thin traces stay visible)."""
+    return _boost(fit_resize(trace_mask.astype(np.uint8) * 255, size))
 
 
 def to_tensor(x: np.ndarray) -> torch.Tensor:
@@ -52,13 +73,13 @@ def to_tensor(x: np.ndarray) -> torch.Tensor:
 
 
 def _render_job(args):
-    root, cache, ecg_id, variant, seed, size, layouts, artifacts, prob, dpi = args
+    root, cache, ecg_id, variant, seed, size, layouts, artifacts, prob, dpi, method = args
     from ecgcls.render import RenderConfig, render
 
     rng = np.random.default_rng([seed, ecg_id, variant, 7])
     cfg = RenderConfig.random(rng, layouts=layouts, artifacts=artifacts, artifact_prob=prob, dpi=(dpi,))
     page = render(worker_signals(root, cache).get(ecg_id), 500, cfg, rng=rng)
-    return np.stack([preprocess(page.image, size), mask_image(page.trace_mask(), size)]), page.layout.name
+    return np.stack([preprocess(page.image, size, method), mask_image(page.trace_mask(), size)]), page.layout.name
 
 
 class ImageStore:
@@ -68,12 +89,15 @@ class ImageStore:
     def __init__(self, root: str | Path, cache_dir: str | Path = "~/.cache/ecgcls", size: Sequence[int] = (208, 272),
                  variants: int = 1, seed: int = 0, layouts: Sequence[str] | None = None,
                  artifacts: Sequence[str] | None = None, artifact_prob: float = 0.4, dpi: float = 100.0,
-                 workers: int | None = None, ids: Sequence[int] | None = None) -> None:
+                 workers: int | None = None, ids: Sequence[int] | None = None, preprocess: str = "ink") -> None:
+        if preprocess not in PREPROCESS_METHODS:
+            raise ValueError(f"unknown picture preprocessing {preprocess!r}; choose from {', '.join(PREPROCESS_METHODS)}")
         self.root = find_root(root)
+        self.preprocess = preprocess
         self.size, self.variants = (int(size[0]), int(size[1])), int(variants)
         spec = {"root": str(self.root.resolve()), "size": list(self.size), "variants": self.variants, "seed": seed,
                 "layouts": list(layouts or []), "artifacts": list(artifacts) if artifacts is not None else None,
-                "p": artifact_prob, "dpi": dpi, "v": 2}
+                "p": artifact_prob, "dpi": float(dpi), "v": 2, "preprocess": preprocess}
         self.dir = store_dir(cache_dir, "images", spec)
         if not (self.dir / "meta.json").is_file():
             self._build(cache_dir, seed, layouts, artifacts, artifact_prob, dpi, workers, ids, spec)
@@ -85,7 +109,7 @@ class ImageStore:
         store = SignalStore(self.root, 500, cache_dir)
         ids = sorted(int(i) for i in (ids if ids is not None else store.ids))
         jobs = [(str(self.root), str(cache_dir), i, v, seed, self.size, list(layouts) if layouts else None,
-                 list(artifacts) if artifacts is not None else None, prob, dpi) for i in ids for v in range(self.variants)]
+                 list(artifacts) if artifacts is not None else None, prob, dpi, self.preprocess) for i in ids for v in range(self.variants)]
         build_store(self.dir, ids, self.variants, (2, *self.size), np.uint8, _render_job, jobs, spec,
                     "rendering pictures", workers)
 

@@ -34,7 +34,9 @@ def make_bundle(ckpt_path: str | Path, out_path: str | Path, card: dict, fs: int
     bundle = {"format": 1, "net": net, "state_dict": state, "classes": list(hp["classes"]),
               "thresholds": ck["state_dict"]["thresholds"].tolist(), "fs": fs, "n_samples": 10 * fs,
               "input_fill": hp.get("input_fill", "none"), "card": card,
-              "input": "picture" if picture else "signal", "image_size": ck.get("image_size")}
+              "input": "picture" if picture else "signal", "image_size": ck.get("image_size"),
+              # checkpoints from before the "ink" preprocessing were trained on plain inverted grayscale
+              "preprocess": ck.get("preprocess", "gray") if picture else None}
     out_path = Path(out_path)
     out_path.parent.mkdir(parents=True, exist_ok=True)
     torch.save(bundle, out_path)
@@ -43,7 +45,8 @@ def make_bundle(ckpt_path: str | Path, out_path: str | Path, card: dict, fs: int
 
 class BundledModel(nn.Module):
     """A bundled classifier → probabilities (B, C). ``input == 'signal'``: x is (B, 12, T) mV with NaN;
-    ``'picture'``: x is (B, 1, H, W) from :func:`ecgcls.data.images.preprocess` + ``to_tensor``."""
+    ``'picture'``: x is (B, 1, H, W) from :func:`ecgcls.data.images.preprocess` (``method=self.preprocess``)
+    + ``to_tensor``."""
 
     def __init__(self, bundle: dict) -> None:
         super().__init__()
@@ -58,6 +61,7 @@ class BundledModel(nn.Module):
         self.card = bundle.get("card", {})
         self.input = bundle.get("input", "signal")
         self.image_size = tuple(bundle["image_size"]) if bundle.get("image_size") else None
+        self.preprocess = bundle.get("preprocess") or ("gray" if self.input == "picture" else None)
         self.net = create(name, num_classes=len(self.classes), **net)
         self.net.load_state_dict({k: (v.float() if v.is_floating_point() else v)
                                   for k, v in bundle["state_dict"].items()})

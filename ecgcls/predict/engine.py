@@ -39,9 +39,9 @@ class PageResult:
 
 
 def digitize_file(path: str, fs_model: int, n_samples: int, dig_kw: dict, overlay_dir: str | None,
-                  image_size: tuple[int, int] | None = None) -> list[PageResult]:
+                  image_prep: tuple[tuple[int, int], str] | None = None) -> list[PageResult]:
     """Digitize every page of one file (runs in a worker process); errors become error rows.
-    With ``image_size``, also keep the picture preprocessed for the image classifiers."""
+    With ``image_prep`` = (size (H, W), method), also keep the picture preprocessed for the image classifiers."""
     import cv2
 
     from ecgcls.digitize import DigitizeError, ImageError, digitize, load_pages
@@ -65,9 +65,9 @@ def digitize_file(path: str, fs_model: int, n_samples: int, dig_kw: dict, overla
                 stem = Path(name.replace("#page=", "_p")).stem
                 cv2.imwrite(str(Path(overlay_dir) / f"{stem}_overlay.png"), cv2.cvtColor(d.overlay(), cv2.COLOR_RGB2BGR))
             picture = None
-            if image_size is not None:
+            if image_prep is not None:
                 from ecgcls.data.images import preprocess
-                picture = preprocess(image, image_size)
+                picture = preprocess(image, *image_prep)
             out.append(PageResult(name, "ok", "", d.layout, d.quality, sig,
                                   {"scale_method": d.scale_method, "px_per_mm": d.px_per_mm, "gain_mm_mv": d.gain_mm_mv,
                                    "rotation_deg": d.rotation_deg, "lead_quality": d.lead_quality,
@@ -137,7 +137,7 @@ def run_predict(input: str, output: str, model: str = "cnn1d", batch_size: int =
         raise ValueError(f"model={model}: the models predict different classes; cannot average them")
     sig_net = next((n for n in nets if n.input == "signal"), None)
     img_net = next((n for n in nets if n.input == "picture"), None)
-    image_size = img_net.image_size if img_net else None
+    image_prep = (img_net.image_size, img_net.preprocess) if img_net else None
     fs_model, n_model = (sig_net.fs, sig_net.n_samples) if sig_net else (100, 1000)
     thresholds = np.mean([n.thresholds for n in nets], axis=0)
     name = "+".join(n.name for n in nets)
@@ -191,12 +191,12 @@ def run_predict(input: str, output: str, model: str = "cnn1d", batch_size: int =
                 for chunk in _chunks(todo, batch_size):
                     n = len(chunk)
                     results = [r for rs in ex.map(digitize_file, chunk, [fs_model] * n, [n_model] * n, [dig_kw] * n,
-                                                  [overlays] * n, [image_size] * n) for r in rs]
+                                                  [overlays] * n, [image_prep] * n) for r in rs]
                     emit(results)
                     bar.update(len(chunk))
         else:
             for chunk in _chunks(todo, batch_size):
-                emit([r for f in chunk for r in digitize_file(f, fs_model, n_model, dig_kw, overlays, image_size)])
+                emit([r for f in chunk for r in digitize_file(f, fs_model, n_model, dig_kw, overlays, image_prep)])
                 bar.update(len(chunk))
     finally:
         bar.close()

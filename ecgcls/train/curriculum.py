@@ -109,7 +109,8 @@ def run_curriculum(cfg: DictConfig) -> dict:
     per_layout = {name: {"n": int((lay == name).sum()),
                          "macro_auroc": round(M.macro_auroc(test["probs"][lay == name], test["targets"][lay == name]), 4)}
                   for name in sorted(set(lay))}
-    ckpt = {"state_dict": ens.state_dict(), "hyper_parameters": dict(ens.hparams), "image_size": list(dm.images.size)}
+    ckpt = {"state_dict": ens.state_dict(), "hyper_parameters": dict(ens.hparams), "image_size": list(dm.images.size),
+            "preprocess": dm.images.preprocess}
     torch.save(ckpt, out_dir / "ensemble.ckpt")
     M.plot_roc(test["probs"], test["targets"], dm.classes, out_dir / "roc_test.png",
                title=f"Pic2Dx ensemble, test pictures (macro AUROC {report['macro_auroc']:.3f})")

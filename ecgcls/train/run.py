@@ -38,6 +38,27 @@ def _configure_wandb(cfg: DictConfig) -> None:
                            "(or keep the default offline mode and `wandb sync` later)")
 
 
+def init_weights(model, path: str | Path) -> None:
+    """Start ``model`` (a LightningModule with ``.net``) from the network weights in a training checkpoint
+    (``.ckpt``) or a weights bundle (``ecgcls/weights/*.pt``): fine-tuning. The architectures must match."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"init_from={path}: file not found")
+    ck = torch.load(path, map_location="cpu", weights_only=False)
+    if not isinstance(ck, dict) or "state_dict" not in ck:
+        raise ValueError(f"init_from={path}: not a training checkpoint or a weights bundle")
+    if "format" in ck:  # a bundle: the bare network, maybe in half precision
+        state = {k: (v.float() if v.is_floating_point() else v) for k, v in ck["state_dict"].items()}
+    else:
+        state = {k[len("net."):]: v for k, v in ck["state_dict"].items() if k.startswith("net.")}
+    try:
+        model.net.load_state_dict(state)
+    except RuntimeError as exc:
+        raise ValueError(f"init_from={path}: its weights do not fit model.net (same network and number of classes "
+                         f"needed): {str(exc).splitlines()[0]}") from exc
+    log.info("initialised the network from %s", path)
+
+
 def _setup(cfg: DictConfig):
     """Seeded datamodule (with the masking strategy as train/eval transform), model, loggers, callbacks, trainer."""
     L.seed_everything(cfg.seed, workers=True)
@@ -50,6 +71,8 @@ def _setup(cfg: DictConfig):
     dm.prepare_data()
     dm.setup("fit")
     model = hydra.utils.instantiate(cfg.model, classes=dm.classes)
+    if cfg.get("init_from"):
+        init_weights(model, cfg.init_from)
     loggers = _instantiate_group(cfg.get("logger"))
     callbacks = _instantiate_group(cfg.get("callbacks"))
     trainer: L.Trainer = hydra.utils.instantiate(cfg.trainer, logger=loggers or False, callbacks=callbacks)
