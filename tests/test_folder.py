@@ -10,10 +10,10 @@ import pandas as pd
 import pytest
 import torch
 from PIL import Image
+from test_render import synthetic_ecg
 
 from ecgcls.data.folder import PictureFolderDataModule, read_labels
 from ecgcls.render import RenderConfig, render
-from test_render import synthetic_ecg
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -57,7 +57,53 @@ class SignalDataset(Dataset):
         return torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)), torch.from_numpy(self.targets[idx])
 
 
-class PTBXLDataModule(L.LightningDataModule):
+class SplitDataModule(L.LightningDataModule):
+    """Train/val/test loaders over ``self.dataset(split)``; subclasses set ``batch_size``, ``num_workers``,
+    ``pin_memory`` and implement ``_setup_once`` (idempotent, sets ``classes`` and ``splits``), ``dataset``
+    and ``describe``."""
+
+    def __init__(self, batch_size: int = 64, num_workers: int = 0, pin_memory: bool = False) -> None:
+        super().__init__()
+        self.batch_size, self.num_workers, self.pin_memory = batch_size, num_workers, pin_memory
+        self.classes: list[str] = []
+        self.splits: dict[str, np.ndarray] = {}
+        self._prepared = False
+
+    def prepare_data(self) -> None:
+        self._setup_once()
+
+    def setup(self, stage: str | None = None) -> None:
+        self._setup_once()
+
+    def _setup_once(self) -> None:
+        raise NotImplementedError
+
+    def dataset(self, split: str) -> Dataset:
+        raise NotImplementedError
+
+    def describe(self) -> dict:
+        raise NotImplementedError
+
+    def _loader(self, split: str, shuffle: bool) -> DataLoader:
+        return DataLoader(self.dataset(split), batch_size=self.batch_size, shuffle=shuffle,
+                          num_workers=self.num_workers, pin_memory=self.pin_memory,
+                          persistent_workers=self.num_workers > 0, drop_last=False)
+
+    def train_dataloader(self) -> DataLoader:
+        return self._loader("train", True)
+
+    def val_dataloader(self) -> DataLoader:
+        return self._loader("val", False)
+
+    def test_dataloader(self) -> DataLoader:
+        return self._loader("test", False)
+
+    def save_split(self, path: str | Path) -> None:
+        """What the run used, with the exact members of each split (``split.json``)."""
+        Path(path).write_text(json.dumps(self.describe(), indent=1))
+
+
+class PTBXLDataModule(SplitDataModule):
     """PTB-XL signals split by ``strat_fold``.
 
     Parameters
@@ -81,24 +127,14 @@ class PTBXLDataModule(L.LightningDataModule):
                  train_transform: SignalTransform | None = None, eval_transform: SignalTransform | None = None,
                  eval_seed: int = 1234, limit_records: int | None = None, digitized: dict | None = None,
                  digitized_prob: float = 0.0) -> None:
-        super().__init__()
+        super().__init__(batch_size, num_workers, pin_memory)
         self.root, self.archive, self.cache_dir = root, archive, cache_dir
         self.fs, self.task, self.min_class_count = int(fs), task, min_class_count
         self.folds = {k: [int(f) for f in v] for k, v in (folds or {"train": range(1, 9), "val": [9], "test": [10]}).items()}
-        self.batch_size, self.num_workers, self.pin_memory = batch_size, num_workers, pin_memory
         self.train_transform, self.eval_transform, self.eval_seed = train_transform, eval_transform, eval_seed
         self.limit_records = limit_records
         self.digitized_cfg, self.digitized_prob = (dict(digitized) if digitized else None), float(digitized_prob)
         self.digitized = None
-        self.classes: list[str] = []
-        self.splits: dict[str, np.ndarray] = {}
-        self._prepared = False
-
-    def prepare_data(self) -> None:
-        self._setup_once()
-
-    def setup(self, stage: str | None = None) -> None:
-        self._setup_once()
 
     def _setup_once(self) -> None:
         if self._prepared:
@@ -136,29 +172,12 @@ class PTBXLDataModule(L.LightningDataModule):
         return SignalDataset(self.store, ids, targets, self.eval_transform, eval_seed=self.eval_seed,
                              digitized=self.digitized, digitized_prob=prob)
 
-    def _loader(self, split: str, shuffle: bool) -> DataLoader:
-        return DataLoader(self.dataset(split), batch_size=self.batch_size, shuffle=shuffle,
-                          num_workers=self.num_workers, pin_memory=self.pin_memory,
-                          persistent_workers=self.num_workers > 0, drop_last=False)
-
-    def train_dataloader(self) -> DataLoader:
-        return self._loader("train", True)
-
-    def val_dataloader(self) -> DataLoader:
-        return self._loader("val", False)
-
-    def test_dataloader(self) -> DataLoader:
-        return self._loader("test", False)
-
     def describe(self) -> dict:
         """What a run used: root, rate, label set, classes, folds and split sizes (for metrics JSON)."""
         self._setup_once()
         return {"root": str(self.store.root), "fs": self.fs, "task": self.task, "classes": self.classes,
                 "folds": self.folds, "sizes": {k: int(len(v)) for k, v in self.splits.items()},
                 "split_ids": {k: [int(i) for i in v] for k, v in self.splits.items()}}
-
-    def save_split(self, path: str | Path) -> None:
-        Path(path).write_text(json.dumps(self.describe(), indent=1))
 
 
 class ImageDataset(Dataset):

@@ -20,12 +20,13 @@ import logging
 from pathlib import Path
 from typing import Mapping, Sequence
 
-import lightning as L
 import numpy as np
 import pandas as pd
 import torch
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import Dataset
 from tqdm.auto import tqdm
+
+from ecgcls.data.datamodule import SplitDataModule
 
 log = logging.getLogger(__name__)
 
@@ -112,7 +113,7 @@ def load_pictures(root: Path, files: Sequence[str], size: tuple[int, int], metho
     return out
 
 
-class PictureFolderDataModule(L.LightningDataModule):
+class PictureFolderDataModule(SplitDataModule):
     """A folder of labelled pictures for the image classifiers (``data=picture_folder``).
 
     Parameters
@@ -136,7 +137,7 @@ class PictureFolderDataModule(L.LightningDataModule):
                  folds: Mapping[str, Sequence[int]] | None = None, size: Sequence[int] = (160, 208),
                  preprocess: str = "ink", batch_size: int = 32, num_workers: int = 0, pin_memory: bool = False,
                  stage: str = "picture", **_ignored) -> None:
-        super().__init__()
+        super().__init__(batch_size, num_workers, pin_memory)
         if root is None:
             raise ValueError("data.root must point at the folder of pictures")
         self.root = Path(root).expanduser()
@@ -144,18 +145,8 @@ class PictureFolderDataModule(L.LightningDataModule):
         self.classes_cfg = list(classes) if classes else None
         self.folds = {k: [int(f) for f in v] for k, v in folds.items()} if folds else None
         self.size, self.preprocess = (int(size[0]), int(size[1])), preprocess
-        self.batch_size, self.num_workers, self.pin_memory = batch_size, num_workers, pin_memory
         self.stage = stage
         self.train_transform = self.eval_transform = None  # signal transforms do not apply to pictures
-        self.classes: list[str] = []
-        self.splits: dict[str, np.ndarray] = {}
-        self._prepared = False
-
-    def prepare_data(self) -> None:
-        self._setup_once()
-
-    def setup(self, stage: str | None = None) -> None:
-        self._setup_once()
 
     def _setup_once(self) -> None:
         if self._prepared:
@@ -181,20 +172,6 @@ class PictureFolderDataModule(L.LightningDataModule):
         idx = self.splits[split]
         return FolderPictures(self.pictures[idx], self.targets[idx], self.table["file"].iloc[idx].tolist())
 
-    def _loader(self, split: str, shuffle: bool) -> DataLoader:
-        return DataLoader(self.dataset(split), batch_size=self.batch_size, shuffle=shuffle,
-                          num_workers=self.num_workers, pin_memory=self.pin_memory,
-                          persistent_workers=self.num_workers > 0)
-
-    def train_dataloader(self) -> DataLoader:
-        return self._loader("train", True)
-
-    def val_dataloader(self) -> DataLoader:
-        return self._loader("val", False)
-
-    def test_dataloader(self) -> DataLoader:
-        return self._loader("test", False)
-
     def describe(self) -> dict:
         self._setup_once()
         files = self.table["file"].to_numpy()
@@ -202,8 +179,3 @@ class PictureFolderDataModule(L.LightningDataModule):
                 "size": list(self.size), "preprocess": self.preprocess,
                 "sizes": {k: int(len(v)) for k, v in self.splits.items()},
                 "split_ids": {k: [str(f) for f in files[v]] for k, v in self.splits.items()}}
-
-    def save_split(self, path: str | Path) -> None:
-        import json
-
-        Path(path).write_text(json.dumps(self.describe(), indent=1))
