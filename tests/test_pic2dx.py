@@ -84,7 +84,9 @@ def test_curriculum_runs_end_to_end(tmp_path, ptbxl_root, cache_dir):
     m = json.loads((out / "metrics.json").read_text())
     assert set(m["ablation_macro_auroc"]) == {"resnet10t", "lcnet_100", "ensemble"}
     assert set(m["ablation_macro_auroc"]["resnet10t"]) == {"mask_only", "curriculum", "finetune_only", "mask_only_f1",
-                                                           "curriculum_f1", "finetune_only_f1"}
+                                                           "curriculum_f1", "finetune_only_f1",
+                                                           "curriculum_per_layout"}
+    assert set(m["per_layout"]) == set(m["ablation_macro_auroc"]["resnet10t"]["curriculum_per_layout"])
     assert set(m["test"]["per_class"]) == {"NORM", "MI", "STTC", "CD", "HYP"}
     ck = torch.load(out / "ensemble.ckpt", weights_only=False)
     assert ck["hyper_parameters"]["net"]["name"] == "pic2dx_ensemble" and "thresholds" in ck["state_dict"]

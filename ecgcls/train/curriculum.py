@@ -60,7 +60,26 @@ def _score(model, dm, split: str = "test") -> dict:
     return {"macro_auroc": round(M.macro_auroc(p, y), 4), "f1": round(float(f1), 4), "probs": p, "targets": y}
 
 
+def _per_layout(dm, probs: np.ndarray, targets: np.ndarray) -> dict:
+    """Macro AUROC per printed layout of the test pictures."""
+    lay = np.array([dm.images.layout(i) for i in dm.splits["test"]])
+    return {name: {"n": int((lay == name).sum()),
+                   "macro_auroc": round(M.macro_auroc(probs[lay == name], targets[lay == name]), 4)}
+            for name in sorted(set(lay))}
+
+
+def _ablation_backbones(cur) -> list[str]:
+    abl = cur.get("ablation")
+    if abl is True:
+        return list(cur.backbones)
+    if not abl or isinstance(abl, str):
+        return []
+    return [b for b in cur.backbones if b in list(abl)]
+
+
 def run_curriculum(cfg: DictConfig) -> dict:
+    """Every backbone through both stages, then the ensemble (checkpoint + metrics.json written at once), then
+    the fine-tune-only ablation (metrics.json rewritten with it), so a cut-short run still leaves the ensemble."""
     t0 = time.time()
     out_dir = Path(cfg.paths.output_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -68,24 +87,22 @@ def run_curriculum(cfg: DictConfig) -> dict:
     cur = cfg.curriculum
     dm = hydra.utils.instantiate(cfg.data)
     dm.setup("fit")
+
+    def make(backbone: str):
+        net = {**OmegaConf.to_container(cfg.model.net), "backbone": backbone}
+        return hydra.utils.instantiate(cfg.model, classes=dm.classes, net=net, _convert_="all")
+
     table: dict = {}
     members = []
     for backbone in cur.backbones:
-        net = {**OmegaConf.to_container(cfg.model.net), "backbone": backbone}
-        make = lambda: hydra.utils.instantiate(cfg.model, classes=dm.classes, net=net, _convert_="all")  # noqa: E731
         row = {}
-        model = _fit(cfg, make(), dm, "mask", cur.stage1_epochs, out_dir / backbone / "stage1_mask")
+        model = _fit(cfg, make(backbone), dm, "mask", cur.stage1_epochs, out_dir / backbone / "stage1_mask")
         sc = _score(model, dm)
         row["mask_only"], row["mask_only_f1"] = sc["macro_auroc"], sc["f1"]
         model = _fit(cfg, model, dm, "picture", cur.stage2_epochs, out_dir / backbone / "stage2_picture")
         sc = _score(model, dm)
         row["curriculum"], row["curriculum_f1"] = sc["macro_auroc"], sc["f1"]
-        abl = cur.get("ablation")
-        if abl is True or (not isinstance(abl, (bool, str)) and abl and backbone in list(abl)):
-            scratch = _fit(cfg, make(), dm, "picture", cur.stage1_epochs + cur.stage2_epochs,
-                           out_dir / backbone / "finetune_only")
-            sc = _score(scratch, dm)
-            row["finetune_only"], row["finetune_only_f1"] = sc["macro_auroc"], sc["f1"]
+        row["curriculum_per_layout"] = {k: v["macro_auroc"] for k, v in _per_layout(dm, sc["probs"], sc["targets"]).items()}
         table[backbone] = row
         members.append(model)
         log.info("%s: %s", backbone, row)
@@ -104,19 +121,27 @@ def run_curriculum(cfg: DictConfig) -> dict:
     test = _score(ens, dm)
     report = M.report(test["probs"], test["targets"], dm.classes, ens.thresholds.numpy())
     table["ensemble"] = {"curriculum": report["macro_auroc"], "f1": report["macro_f1"]}
-    # per printed layout on the same test pictures
-    lay = np.array([dm.images.layout(i) for i in dm.splits["test"]])
-    per_layout = {name: {"n": int((lay == name).sum()),
-                         "macro_auroc": round(M.macro_auroc(test["probs"][lay == name], test["targets"][lay == name]), 4)}
-                  for name in sorted(set(lay))}
     ckpt = {"state_dict": ens.state_dict(), "hyper_parameters": dict(ens.hparams), "image_size": list(dm.images.size),
             "preprocess": dm.images.preprocess}
     torch.save(ckpt, out_dir / "ensemble.ckpt")
     M.plot_roc(test["probs"], test["targets"], dm.classes, out_dir / "roc_test.png",
                title=f"Pic2Dx ensemble, test pictures (macro AUROC {report['macro_auroc']:.3f})")
     result = {"seed": cfg.seed, "curriculum": OmegaConf.to_container(cur), "ablation_macro_auroc": table,
-              "test": report, "per_layout": per_layout, "data": {k: v for k, v in dm.describe().items() if k != "split_ids"},
-              "wall_seconds": round(time.time() - t0, 1), "ensemble_checkpoint": str(out_dir / "ensemble.ckpt")}
-    (out_dir / "metrics.json").write_text(json.dumps(result, indent=1))
+              "test": report, "per_layout": _per_layout(dm, test["probs"], test["targets"]),
+              "data": {k: v for k, v in dm.describe().items() if k != "split_ids"},
+              "ensemble_checkpoint": str(out_dir / "ensemble.ckpt")}
+
+    def write() -> None:
+        result["wall_seconds"] = round(time.time() - t0, 1)
+        (out_dir / "metrics.json").write_text(json.dumps(result, indent=1))
+
+    write()
+    log.info("ensemble: %s", table["ensemble"])
+    for backbone in _ablation_backbones(cur):  # pictures from scratch, as many epochs as both stages
+        scratch = _fit(cfg, make(backbone), dm, "picture", cur.stage1_epochs + cur.stage2_epochs,
+                       out_dir / backbone / "finetune_only")
+        sc = _score(scratch, dm)
+        table[backbone]["finetune_only"], table[backbone]["finetune_only_f1"] = sc["macro_auroc"], sc["f1"]
+        write()
     log.info("ablation (test macro AUROC): %s", table)
     return result
