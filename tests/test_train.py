@@ -90,3 +90,24 @@ def test_bootstrap_auroc_agrees_with_torchmetrics():
     assert np.allclose(M._rank_auroc(p.T, y.T), M.per_class_auroc(p, y), atol=1e-6)
     ci = M.bootstrap_auroc_ci(p, y, n_boot=200)
     assert ((ci[:, 0] <= M.per_class_auroc(p, y)) & (M.per_class_auroc(p, y) <= ci[:, 1])).all()
+
+
+@pytest.mark.parametrize("experiment", ["pic2dx_curriculum", "pic2dx_curriculum_gpu", "patchecg_digitized",
+                                        "cnn1d_digitized", "rhythm"])
+def test_experiment_configs_compose(experiment):
+    """Every experiment composes and names real components (configs that are not trained in CI included)."""
+    from hydra import compose, initialize_config_dir
+    from omegaconf import OmegaConf
+
+    with initialize_config_dir(config_dir=str(REPO / "configs"), version_base="1.3"):
+        cfg = compose("train", overrides=[f"experiment={experiment}", f"paths.root_dir={REPO}",
+                                          "paths.output_dir=/tmp/unused"])
+    c = OmegaConf.to_container(cfg, resolve=False)
+    assert c["data"]["_target_"].startswith("ecgcls.data.") and c["model"]["_target_"] == "ecgcls.train.MultilabelClassifier"
+    if experiment.startswith("pic2dx"):
+        import timm
+
+        assert all(b in timm.list_models() for b in c["curriculum"]["backbones"])
+        assert len(c["curriculum"]["backbones"]) == 3
+    if experiment.endswith("_gpu"):
+        assert c["trainer"]["accelerator"] == "gpu" and c["data"]["folds"]["test"] == [10]

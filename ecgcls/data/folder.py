@@ -11,7 +11,7 @@ The labels CSV (default ``<root>/labels.csv``) has one row per picture:
 - optionally ``patient_id``: a patient's pictures must all lie in one split (checked, so nothing leaks).
 
 Every picture is read and preprocessed once (:func:`ecgcls.data.images.preprocess`, the same function as at
-predict time) and kept in memory as uint8 (160x208: 33 kB each). Problems (missing files, unreadable
+predict time) and kept in memory as uint8 (224x288: 65 kB each). Problems (missing files, unreadable
 pictures, labels other than 0/1, an empty split) raise one error that lists every offending row.
 """
 from __future__ import annotations
@@ -134,7 +134,7 @@ class PictureFolderDataModule(SplitDataModule):
     """
 
     def __init__(self, root: str, labels_csv: str | None = None, classes: Sequence[str] | None = None,
-                 folds: Mapping[str, Sequence[int]] | None = None, size: Sequence[int] = (160, 208),
+                 folds: Mapping[str, Sequence[int]] | None = None, size: Sequence[int] = (224, 288),
                  preprocess: str = "ink", batch_size: int = 32, num_workers: int = 0, pin_memory: bool = False,
                  stage: str = "picture", **_ignored) -> None:
         super().__init__(batch_size, num_workers, pin_memory)
