@@ -1,11 +1,14 @@
-"""Contact sheet of every layout and every artifact, for looking at by eye.
+"""Contact sheet of every layout and every artifact, for looking at by eye; and what the picture classifiers
+see (plain inverted grayscale vs the "ink" preprocessing) on rendered photos and on the real pictures.
 
-    python bench/contact_sheet.py   ->  bench/out/contact_sheet_layouts.png, contact_sheet_artifacts.png
+    python bench/contact_sheet.py   ->  bench/out/contact_sheet_layouts.png, contact_sheet_artifacts.png,
+                                        contact_sheet_preprocess.png
 """
 from __future__ import annotations
 
 import os
 import sys
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -55,6 +58,31 @@ def main() -> None:
         titles.append(f"{name}" + (f" = {'+'.join(PRESETS[name])}" if name in PRESETS else ""))
     path = OUT / "contact_sheet_artifacts.png"
     cv2.imwrite(str(path), cv2.cvtColor(tile(ims, titles, cols=4, width=700), cv2.COLOR_RGB2BGR))
+    print(f"wrote {path}")
+    preprocess_sheet(sigs)
+
+
+def preprocess_sheet(sigs, size=(224, 288)) -> None:
+    """Rendered photos and scans, and the first real pictures: gray | ink, at the classifiers' size."""
+    from ecgcls.data.images import preprocess
+    from ecgcls.digitize import load_image
+
+    pics, titles = [], []
+    for k, preset in enumerate(["photo", "scan", "photo", "photo"]):
+        cfg = RenderConfig(layout=("3x4+II", "6x2", "12x1", "cabrera")[k], artifacts=(preset,), grid=("red", "gray", "pink", "green")[k])
+        pics.append(render(sigs[k], 500, cfg, rng=k).image)
+        titles.append(f"rendered {preset}, {cfg.grid} grid")
+    real = Path(os.environ.get("ECGCLS_SHARED", Path(__file__).resolve().parents[2] / "shared")) / "data" / "real-images"
+    for f in sorted(p for p in real.glob("ecg*") if p.suffix.lower() in (".png", ".jpg", ".bmp"))[:4]:
+        pics.append(load_image(f))
+        titles.append(f"real {f.name}")
+    ims, names = [], []
+    for pic, title in zip(pics, titles):
+        for method in ("gray", "ink"):
+            ims.append(cv2.cvtColor(preprocess(pic, size, method), cv2.COLOR_GRAY2RGB))
+            names.append(f"{title}: {method}")
+    path = OUT / "contact_sheet_preprocess.png"
+    cv2.imwrite(str(path), cv2.cvtColor(tile(ims, names, cols=4, width=600), cv2.COLOR_RGB2BGR))
     print(f"wrote {path}")
 
 
