@@ -61,6 +61,23 @@ def test_ink_preprocessing_fades_coloured_grid_and_shadow_keeps_trace():
         preprocess(img.astype(np.float32), (100, 200))
 
 
+def test_local_pretrained_weights_load_without_network(tmp_path, monkeypatch):
+    """ImageNet-style weights from a local file: the RGB stem is summed into the 1-channel stem, the rest is
+    copied, the 1000-class head is replaced; a missing file is a clear error (never a download)."""
+    import timm
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    torch.manual_seed(0)
+    src = timm.create_model("resnet10t", num_classes=1000)
+    torch.save(src.state_dict(), tmp_path / "imagenet.pth")
+    m = create("pic2dx", num_classes=5, backbone="resnet10t", pretrained_file=str(tmp_path / "imagenet.pth"))
+    s, d = src.state_dict(), m.net.state_dict()
+    torch.testing.assert_close(d["conv1.0.weight"][:, 0], s["conv1.0.weight"].sum(1))
+    assert torch.equal(d["layer3.0.conv2.weight"], s["layer3.0.conv2.weight"]) and d["fc.weight"].shape == (5, 512)
+    with pytest.raises(FileNotFoundError, match="never downloads"):
+        create("pic2dx", num_classes=5, backbone="resnet10t", pretrained_file=str(tmp_path / "missing.pth"))
+
+
 def test_models_and_ensemble_average_probabilities():
     torch.manual_seed(0)
     ens = create("pic2dx_ensemble", num_classes=5, backbones=["resnet10t", "lcnet_100"]).eval()

@@ -3,6 +3,7 @@ probability-averaging ensemble of several. Weights are never downloaded: ``pretr
 local timm/ImageNet checkpoint the user provides."""
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Sequence
 
 import torch
@@ -16,6 +17,9 @@ def _backbone(name: str, num_classes: int, pretrained_file: str | None = None, d
 
     kw = {}
     if pretrained_file:
+        if not Path(pretrained_file).expanduser().is_file():
+            raise FileNotFoundError(f"{pretrained_file}: pretrained weights file not found (ecgcls never downloads "
+                                    f"weights: give a local timm/ImageNet checkpoint for {name})")
         kw = {"pretrained": True, "pretrained_cfg_overlay": {"file": str(pretrained_file)}}
     return timm.create_model(name, in_chans=1, num_classes=num_classes, drop_rate=drop_rate, **kw)
 
