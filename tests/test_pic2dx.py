@@ -104,6 +104,9 @@ def test_curriculum_runs_end_to_end(tmp_path, ptbxl_root, cache_dir):
                                                            "curriculum_f1", "finetune_only_f1",
                                                            "curriculum_per_layout"}
     assert set(m["per_layout"]) == set(m["ablation_macro_auroc"]["resnet10t"]["curriculum_per_layout"])
+    assert (out / "per_layout_test.png").stat().st_size > 0
+    md = (out / "ablation.md").read_text()
+    assert "| resnet10t |" in md and "| **ensemble** |" in md and "spread" in md
     assert set(m["test"]["per_class"]) == {"NORM", "MI", "STTC", "CD", "HYP"}
     ck = torch.load(out / "ensemble.ckpt", weights_only=False)
     assert ck["hyper_parameters"]["net"]["name"] == "pic2dx_ensemble" and "thresholds" in ck["state_dict"]

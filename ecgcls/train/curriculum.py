@@ -77,6 +77,31 @@ def _ablation_backbones(cur) -> list[str]:
     return [b for b in cur.backbones if b in list(abl)]
 
 
+def ablation_markdown(result: dict) -> str:
+    """The curriculum's metrics.json as two Markdown tables: stages per backbone (macro AUROC and F1 on the
+    same test pictures) and macro AUROC per printed layout (each member's curriculum model and the ensemble)."""
+    table, per_layout = result["ablation_macro_auroc"], result["per_layout"]
+
+    def cell(row: dict, key: str) -> str:
+        return f"{row[key]:.3f} ({row[key + '_f1']:.2f})" if key in row else "–"
+
+    lines = ["| backbone | mask-only | fine-tune-only | curriculum |", "|---|---|---|---|"]
+    for name, row in table.items():
+        if name != "ensemble":
+            lines.append(f"| {name} | {cell(row, 'mask_only')} | {cell(row, 'finetune_only')} | {cell(row, 'curriculum')} |")
+    ens = table["ensemble"]
+    lines += [f"| **ensemble** | | | **{ens['curriculum']:.3f}** ({ens['f1']:.2f}) |", ""]
+    layouts = list(per_layout)
+    lines += ["| model | " + " | ".join(f"{k} (n={per_layout[k]['n']})" for k in layouts) + " | spread |",
+              "|---|" + "---|" * (len(layouts) + 1)]
+    rows = {n: r["curriculum_per_layout"] for n, r in table.items() if "curriculum_per_layout" in r}
+    rows["ensemble"] = {k: v["macro_auroc"] for k, v in per_layout.items()}
+    for name, vals in rows.items():
+        v = [vals[k] for k in layouts]
+        lines.append(f"| {name} | " + " | ".join(f"{x:.3f}" for x in v) + f" | {max(v) - min(v):.3f} |")
+    return "\n".join(lines) + "\n"
+
+
 def run_curriculum(cfg: DictConfig) -> dict:
     """Every backbone through both stages, then the ensemble (checkpoint + metrics.json written at once), then
     the fine-tune-only ablation (metrics.json rewritten with it), so a cut-short run still leaves the ensemble."""
@@ -131,9 +156,13 @@ def run_curriculum(cfg: DictConfig) -> dict:
               "data": {k: v for k, v in dm.describe().items() if k != "split_ids"},
               "ensemble_checkpoint": str(out_dir / "ensemble.ckpt")}
 
+    M.plot_bars({k: v["macro_auroc"] for k, v in result["per_layout"].items()}, out_dir / "per_layout_test.png",
+                title="Pic2Dx ensemble: test pictures per printed layout")
+
     def write() -> None:
         result["wall_seconds"] = round(time.time() - t0, 1)
         (out_dir / "metrics.json").write_text(json.dumps(result, indent=1))
+        (out_dir / "ablation.md").write_text(ablation_markdown(result))
 
     write()
     log.info("ensemble: %s", table["ensemble"])
