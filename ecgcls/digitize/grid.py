@@ -80,21 +80,52 @@ def deskew(image: np.ndarray, deg: float, border=(255, 255, 255)) -> np.ndarray:
     return _rotate(image, deg, border=border)
 
 
-def _period(profile: np.ndarray, lo: float, hi: float) -> tuple[float, float]:
-    """Strongest period in [lo, hi] px of a 1-D profile, by autocorrelation (with its strength 0..1)."""
+def _line_profile(profile: np.ndarray, max_line_px: int = 15) -> np.ndarray:
+    """Keep only narrow peaks of a 1-D darkness profile (a white top-hat): grid lines survive, slow trends
+    (shadows, wrinkles, a colour cast, uneven light) do not."""
+    k = max(3, int(max_line_px)) | 1
+    from scipy.ndimage import grey_opening
+
+    return profile - grey_opening(profile, size=k, mode="nearest")
+
+
+def _autocorr(profile: np.ndarray) -> np.ndarray:
     p = profile - profile.mean()
     n = len(p)
     f = np.fft.rfft(p, 2 * n)
     ac = np.fft.irfft(f * np.conj(f))[:n]
-    if ac[0] <= 0:
-        return 0.0, 0.0
-    ac = ac / ac[0]
+    return ac / ac[0] if ac[0] > 0 else np.zeros(n)
+
+
+def _period(profile: np.ndarray, lo: float, hi: float) -> tuple[float, float]:
+    """Fundamental period in [lo, hi] px of a 1-D grid profile (with its strength 0..1).
+
+    Autocorrelation of the profile smoothed by 1 px (so a period that is not a whole number of pixels still
+    lines up at its own lag); the strongest local maximum is taken, then its shortest sub-multiple (1/2 ..
+    1/5) that is nearly as strong, so a grid is never read at twice (or five times) its pitch because its
+    lines fall on whole pixels only every other period.
+    """
+    from scipy.ndimage import gaussian_filter1d
+
+    ac = _autocorr(gaussian_filter1d(profile.astype(np.float64), 1.0))
+    n = len(ac)
     lo_i, hi_i = max(2, int(lo)), min(n // 3, int(np.ceil(hi)))
     if hi_i <= lo_i + 2:
         return 0.0, 0.0
-    seg = ac[lo_i:hi_i]
-    k = int(np.argmax(seg)) + lo_i
-    return float(k), float(ac[k])
+    peaks = [k for k in range(lo_i, hi_i) if ac[k] >= ac[k - 1] and ac[k] >= ac[k + 1] and ac[k] > 0]
+    if not peaks:
+        return 0.0, 0.0
+    k = max(peaks, key=lambda i: ac[i])
+    for d in (5, 4, 3, 2):
+        near = [i for i in peaks if abs(i - k / d) <= 1.0]
+        if near and ac[max(near, key=lambda i: ac[i])] >= 0.8 * ac[k]:
+            k = max(near, key=lambda i: ac[i])
+            break
+    # parabolic sub-pixel peak
+    y0, y1, y2 = ac[k - 1], ac[k], ac[k + 1]
+    den = y0 - 2 * y1 + y2
+    off = 0.5 * (y0 - y2) / den if den != 0 else 0.0
+    return float(k + np.clip(off, -0.5, 0.5)), float(ac[k])
 
 
 def _refine(profile: np.ndarray, period: float, mult: int = 10) -> float:
@@ -131,7 +162,8 @@ def grid_spacing(image: np.ndarray, ink: np.ndarray | None = None, page_mm: tupl
     h, w = dark.shape
     out, strengths = [], []
     for prof, size in ((dark.mean(axis=0), w), (dark.mean(axis=1), h)):
-        per, strength = _period(prof, 3.0, 70.0)
+        prof = _line_profile(prof, max(7, min(h, w) // 100))
+        per, strength = _period(prof, 2.5, 130.0)
         if per <= 0 or strength < 0.15:
             out.append(None)
             strengths.append(strength)
@@ -258,6 +290,12 @@ def clean_ink(ink: np.ndarray, px_per_mm_guess: float) -> np.ndarray:
     and specks (dotted minor grids, noise). Gaps left where the trace crossed a line are bridged later."""
     h, w = ink.shape
     u8 = ink.astype(np.uint8)
+    # a frame drawn round the page (or the sheet's own edge) is no trace: clear a thin band at the border
+    b = max(2, int(round(0.5 * px_per_mm_guess)))
+    u8[:b] = 0
+    u8[-b:] = 0
+    u8[:, :b] = 0
+    u8[:, -b:] = 0
     lines = np.zeros_like(u8)
     # a line survives the opening only if it is ≥ half the kernel long (outside the picture counts as ink,
     # so lines running off the edge are removed too): open just the rows (columns) inked that much

@@ -124,8 +124,10 @@ def _calibration(top: np.ndarray, bot: np.ndarray, ppm_x: float, ppm_y: float, s
     height = float(max(np.nanmax(h[groups[0]]), np.nanmax(h[g])))
     gain = height / ppm_y
     end = x0 + fall + 1
+    # the trace starts after the gap that follows the pulse (ecgcls, most machines), or, where the trace
+    # runs on from the pulse's falling edge without a gap (ecg-image-kit), at that edge's stroke centre
     after = np.flatnonzero(~np.isfinite(top[end:end + int(4 * ppm_x)]))
-    start = end + (after[-1] + 1 if after.size else int(1.0 * ppm_x))
+    start = end + after[-1] + 1 if after.size else x0 + int(round(float(np.mean(g))))
     # between stroke centres: the edges' column groups are a stroke wide, the tallest column a stroke taller
     stroke = float(np.nanmedian((bot - top)[x0:x0 + win])) + 1.0
     size = (float(np.mean(g) - np.mean(groups[0])), height - stroke + 1.0)
@@ -233,7 +235,8 @@ def _assemble(layout: Layout, rows: list[RowTrace], ppm_x: float, ppm_y: float, 
 
 # ---- main entry -----------------------------------------------------------------------------------------
 def digitize(image: np.ndarray, fs: float = 500.0, speed_mm_s: float = 25.0, gain_mm_mv: float | None = None,
-             layout: str | None = None, name: str = "picture", keep_image: bool = True) -> DigitizedPage:
+             layout: str | None = None, name: str = "picture", keep_image: bool = True, ink: str = "classic"
+             ) -> DigitizedPage:
     """Digitize an ECG picture (RGB uint8 (H, W, 3)).
 
     Parameters
