@@ -50,7 +50,7 @@ def _one(args):
     est = d.record.signal
     n = min(est.shape[1], page.ref.shape[1])
     snr, per = signal_snr(page.ref[:, :n], est[:, :n], 500.0)
-    row.update(status=getattr(d, "status", "ok"), snr=float(snr), layout=d.layout, quality=float(d.quality),
+    row.update(status=getattr(d, "status", "ok"), snr=float(snr), layout=d.layout_detail, quality=float(d.quality),
                per_lead=[None if not np.isfinite(v) else round(float(v), 2) for v in per],
                px_per_mm=round(d.px_per_mm[0], 3), scale=d.scale_method)
     if overlays:

@@ -63,6 +63,7 @@ class Layout:
     n_rows: int
     segments: tuple[Segment, ...]
     duration_s: float = 10.0
+    rhythm_rows: tuple[int, ...] = ()   # rows that are full-length rhythm strips under a grid of columns
 
     def scaled(self, window_s: float) -> "Layout":
         """The same layout printed over ``window_s`` instead of ``duration_s`` (e.g. 5 s at 50 mm/s)."""
@@ -72,6 +73,21 @@ class Layout:
         segs = tuple(replace(s, t_start=s.t_start * k, t_end=s.t_end * k,
                              paper_t=None if s.paper_t is None else s.paper_t * k) for s in self.segments)
         return replace(self, segments=segs, duration_s=window_s)
+
+    def simultaneous(self) -> "Layout":
+        """The same table with every column showing the same time window (0 .. duration/columns), as some
+        generators print (ecg-image-kit's 6×2); rhythm strips keep the whole window."""
+        segs = tuple(s if s.row in self.rhythm_rows else replace(s, t_start=0.0, t_end=s.t_end - s.t_start)
+                     for s in self.segments)
+        return replace(self, segments=segs)
+
+    def with_rhythm_leads(self, leads: Sequence[str]) -> "Layout":
+        """The same layout with its rhythm strips (in row order) showing ``leads``."""
+        if len(leads) != len(self.rhythm_rows):
+            raise ValueError(f"layout {self.name!r} has {len(self.rhythm_rows)} rhythm strips, got {len(leads)} leads")
+        by_row = dict(zip(self.rhythm_rows, (LEADS[lead_index(x)] for x in leads)))
+        return replace(self, segments=tuple(replace(s, lead=by_row[s.row]) if s.row in by_row else s
+                                            for s in self.segments))
 
     def leads_present(self) -> set[str]:
         return {s.lead for s in self.segments}
@@ -86,7 +102,7 @@ class Layout:
 
     def to_dict(self) -> dict:
         return {"name": self.name, "n_rows": self.n_rows, "duration_s": self.duration_s,
-                "segments": [asdict(s) for s in self.segments]}
+                "rhythm_rows": list(self.rhythm_rows), "segments": [asdict(s) for s in self.segments]}
 
 
 def grid_layout(name: str, grid: Sequence[Sequence[str]], rhythm: Sequence[str] = (), duration_s: float = 10.0,
@@ -108,7 +124,8 @@ def grid_layout(name: str, grid: Sequence[Sequence[str]], rhythm: Sequence[str] 
             segs.append(Segment(lead, r, t0, t0 + w, paper_t=c * w, inverted=inv))
     for k, name_ in enumerate(rhythm):
         segs.append(Segment(LEADS[lead_index(name_)], len(grid) + k, 0.0, duration_s, paper_t=0.0))
-    return Layout(name, len(grid) + len(rhythm), tuple(segs), duration_s)
+    return Layout(name, len(grid) + len(rhythm), tuple(segs), duration_s,
+                  rhythm_rows=tuple(range(len(grid), len(grid) + len(rhythm))))
 
 
 _3X4 = [["I", "aVR", "V1", "V4"], ["II", "aVL", "V2", "V5"], ["III", "aVF", "V3", "V6"]]
@@ -123,7 +140,15 @@ LAYOUTS: dict[str, Layout] = {
     "12x1": grid_layout("12x1", [[lead] for lead in LEADS]),
     "cabrera": grid_layout("cabrera", _CABRERA),
     "cabrera+II": grid_layout("cabrera+II", _CABRERA, rhythm=["II"]),
+    # more pages that hospitals and other generators print
+    "3x4+2": grid_layout("3x4+2", _3X4, rhythm=["V1", "II"]),
+    "6x2+II": grid_layout("6x2+II", _6X2, rhythm=["II"]),
+    "12x1+II": grid_layout("12x1+II", [[lead] for lead in LEADS], rhythm=["II"]),
+    "limb6": grid_layout("limb6", [[lead] for lead in LEADS[:6]]),    # one page of a two-page printout
+    "chest6": grid_layout("chest6", [[lead] for lead in LEADS[6:]]),
 }
+#: the layouts ecgcls drew before the table grew (RenderConfig.random keeps to them, so its pages stay the same)
+CLASSIC_LAYOUTS: tuple[str, ...] = ("3x4", "3x4+II", "3x4+3", "6x2", "12x1", "cabrera", "cabrera+II")
 
 
 def get_layout(name: str, rhythm_lead: str | None = None) -> Layout:
@@ -281,5 +306,5 @@ def page_geometry(paper: str = "letter", layout: Layout | None = None, **kw) -> 
     return PageGeometry(paper_mm=paper_mm, n_rows=n_rows, **kw)
 
 
-__all__ = ["Segment", "Layout", "LAYOUTS", "PageGeometry", "PAPER_SIZES_MM", "get_layout", "grid_layout",
+__all__ = ["Segment", "Layout", "LAYOUTS", "CLASSIC_LAYOUTS", "PageGeometry", "PAPER_SIZES_MM", "get_layout", "grid_layout",
            "page_geometry"]

@@ -28,8 +28,9 @@ from ecgcls.geometry import LAYOUTS, PAPER_SIZES_MM, Layout
 from ecgcls.types import LEADS, Record
 
 #: candidate layouts by number of trace rows
-LAYOUTS_BY_ROWS: dict[int, tuple[str, ...]] = {3: ("3x4", "cabrera"), 4: ("3x4+II", "cabrera+II"),
-                                               6: ("6x2", "3x4+3"), 12: ("12x1",)}
+LAYOUTS_BY_ROWS: dict[int, tuple[str, ...]] = {3: ("3x4", "cabrera"), 4: ("3x4+II", "cabrera+II"), 5: ("3x4+2",),
+                                               6: ("6x2", "3x4+3", "limb6", "chest6"), 7: ("6x2+II",),
+                                               12: ("12x1",), 13: ("12x1+II",)}
 STANDARD_GAINS = (2.5, 5.0, 10.0, 20.0, 40.0)
 
 
@@ -75,6 +76,16 @@ class DigitizedPage:
     start_times: dict[str, float | None]
     rows: list[RowTrace] = field(repr=False, default_factory=list)
     image: np.ndarray | None = field(repr=False, default=None)
+    rhythm_leads: tuple[str, ...] = ()
+    column_timing: str = "convention"
+
+    @property
+    def layout_detail(self) -> str:
+        """The layout with the rhythm strips' leads read from the page (e.g. '3x4+V1'), and ', simultaneous'
+        when every column shows the same seconds."""
+        base = self.layout.split("+")[0]
+        name = "+".join([base, *self.rhythm_leads]) if self.rhythm_leads else self.layout
+        return name + (", simultaneous" if self.column_timing == "simultaneous" else "")
 
     def overlay(self, max_width: int = 1800) -> np.ndarray:
         """RGB picture (de-skewed) with every tracked trace drawn on top, for checking by eye."""
@@ -189,12 +200,13 @@ def _duplicate_residual(parts: dict[int, list[np.ndarray]]) -> list[float]:
     return res
 
 
-def _assemble(layout: Layout, rows: list[RowTrace], ppm_x: float, ppm_y: float, speed: float, gain: float,
-              fs: float, n: int, edge_s: float = 0.02) -> tuple[np.ndarray, dict[int, list[np.ndarray]]]:
-    """Resample each printed segment onto the common timeline (12, n); NaN elsewhere."""
-    out = np.full((12, n), np.nan, np.float32)
-    parts: dict[int, list[np.ndarray]] = {}
+def _segment_signals(layout: Layout, rows: list[RowTrace], ppm_x: float, ppm_y: float, speed: float, gain: float,
+                     fs: float, n: int, edge_s: float = 0.02) -> list[np.ndarray | None]:
+    """Each printed segment (in ``layout.segments`` order) resampled onto the common timeline (n,) in mV,
+    NaN outside it and where nothing was read; None where its row was not found."""
+    out: list[np.ndarray | None] = []
     for seg in layout.segments:
+        out.append(None)
         if seg.row >= len(rows):
             continue
         r = rows[seg.row]
@@ -224,13 +236,97 @@ def _assemble(layout: Layout, rows: list[RowTrace], ppm_x: float, ppm_y: float, 
             mv[len(mv) - e:] = np.nan
         full = np.full(n, np.nan, np.float32)
         full[k0:k1] = mv
-        parts.setdefault(seg.lead_idx, []).append(full)
+        out[-1] = full
+    return out
+
+
+def _combine(layout: Layout, seg_sigs: list[np.ndarray | None], n: int
+             ) -> tuple[np.ndarray, dict[int, list[np.ndarray]]]:
+    """(12, n) record from the segment signals: leads printed twice are averaged where both exist."""
+    out = np.full((12, n), np.nan, np.float32)
+    parts: dict[int, list[np.ndarray]] = {}
+    for seg, sig in zip(layout.segments, seg_sigs):
+        if sig is not None:
+            parts.setdefault(seg.lead_idx, []).append(sig)
     for lead, arrs in parts.items():
         stack = np.stack(arrs)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns stay NaN
             out[lead] = np.nanmean(stack, axis=0)
     return out, parts
+
+
+def _assemble(layout: Layout, rows: list[RowTrace], ppm_x: float, ppm_y: float, speed: float, gain: float,
+              fs: float, n: int) -> tuple[np.ndarray, dict[int, list[np.ndarray]], list[np.ndarray | None]]:
+    """Resample each printed segment onto the common timeline (12, n); NaN elsewhere."""
+    seg_sigs = _segment_signals(layout, rows, ppm_x, ppm_y, speed, gain, fs, n)
+    return (*_combine(layout, seg_sigs, n), seg_sigs)
+
+
+def identify_rhythm_leads(layout: Layout, seg_sigs: list[np.ndarray | None], accept: float = 0.6,
+                          margin: float = 0.1) -> Layout:
+    """Which lead each rhythm strip shows, read from the page: the strip must repeat, over the seconds they
+    share, the column segment of its lead. The lead whose segment it matches best (residual, see
+    :func:`_residual`) replaces the table's default when it matches well (< ``accept``) and clearly better
+    than the default (by ``margin``)."""
+    if not layout.rhythm_rows:
+        return layout
+    grid = [(seg, sig) for seg, sig in zip(layout.segments, seg_sigs) if seg.row not in layout.rhythm_rows]
+    leads = []
+    for r in layout.rhythm_rows:
+        k = next(i for i, seg in enumerate(layout.segments) if seg.row == r)
+        default, strip = layout.segments[k].lead, seg_sigs[k]
+        score: dict[str, float] = {}
+        for seg, sig in grid:
+            if strip is None or sig is None:
+                continue
+            res = _residual(strip, -sig if seg.inverted else sig)
+            if res is not None:
+                score[seg.lead] = min(score.get(seg.lead, np.inf), res)
+        best = min(score, key=score.get) if score else default
+        ok = score.get(best, np.inf) < accept and score.get(best, np.inf) + margin < score.get(default, np.inf)
+        leads.append(best if ok else default)
+    return layout.with_rhythm_leads(leads)
+
+
+def _beat_envelope(x: np.ndarray, fs: float) -> np.ndarray:
+    """Slope energy smoothed over 60 ms, zero where nothing was read: peaks at QRS complexes."""
+    from scipy.ndimage import uniform_filter1d
+
+    d = np.abs(np.diff(np.nan_to_num(x), prepend=0.0))
+    d[~np.isfinite(x)] = 0.0
+    d[1:][~np.isfinite(x[:-1])] = 0.0
+    return uniform_filter1d(d, max(3, int(0.06 * fs)))
+
+
+def register_columns(layout: Layout, seg_sigs: list[np.ndarray | None], fs: float) -> tuple[Layout, str]:
+    """Time of the page's columns from the beats, not from a convention: most machines print consecutive
+    seconds in consecutive columns, some generators the same seconds in every column. With a rhythm strip the
+    two are told apart by where the columns' QRS complexes fall on the strip. Returns the layout (possibly
+    :meth:`~ecgcls.geometry.Layout.simultaneous`) and 'consecutive', 'simultaneous' or 'convention'."""
+    cols = sorted({s.x_t for s in layout.segments if s.row not in layout.rhythm_rows})
+    if not layout.rhythm_rows or len(cols) < 2:
+        return layout, "convention"
+    strips = [sig for seg, sig in zip(layout.segments, seg_sigs) if seg.row in layout.rhythm_rows and sig is not None]
+    if not strips:
+        return layout, "convention"
+    env_r = np.sum([_beat_envelope(s, fs) for s in strips], axis=0)
+    votes = {"consecutive": 0.0, "simultaneous": 0.0}
+    for x_t in cols[1:]:
+        segs = [(seg, sig) for seg, sig in zip(layout.segments, seg_sigs)
+                if seg.row not in layout.rhythm_rows and abs(seg.x_t - x_t) < 1e-6 and sig is not None]
+        if not segs:
+            continue
+        a, b = int(round(segs[0][0].t_start * fs)), int(round(segs[0][0].t_end * fs))
+        env_c = np.sum([_beat_envelope(sig, fs) for _, sig in segs], axis=0)[a:b]
+        w = b - a
+        for kind, start in (("consecutive", a), ("simultaneous", 0)):
+            ref = env_r[start:start + w]
+            if len(ref) == w and ref.std() > 0 and env_c.std() > 0:
+                votes[kind] += float(np.corrcoef(ref, env_c)[0, 1])
+    if votes["simultaneous"] > votes["consecutive"] + 0.1:
+        return layout.simultaneous(), "simultaneous"
+    return layout, "consecutive"
 
 
 # ---- main entry -----------------------------------------------------------------------------------------
@@ -361,15 +457,19 @@ def digitize(image: np.ndarray, fs: float = 500.0, speed_mm_s: float = 25.0, gai
     window = 10.0 if extent_s > 7.0 else float(max(1.0, np.round(extent_s)))
     best = None
     scores: dict[str, float] = {}
+    timing = "convention"
     for cand in candidates:
         lay = LAYOUTS[cand].scaled(window)
-        sig, parts = _assemble(lay, rows, ppm_x, ppm_y, speed_mm_s, gain, fs, n)
+        sig, parts, seg_sigs = _assemble(lay, rows, ppm_x, ppm_y, speed_mm_s, gain, fs, n)
+        if lay.rhythm_rows:  # read what the strips show and when the columns were recorded, then re-assemble
+            lay, timing = register_columns(identify_rhythm_leads(lay, seg_sigs), seg_sigs, fs)
+            sig, parts, seg_sigs = _assemble(lay, rows, ppm_x, ppm_y, speed_mm_s, gain, fs, n)
         res = [_lead_identity_residual(sig)] + _duplicate_residual(parts)
         scores[cand] = float(np.mean(res))
         if best is None or scores[cand] + RARE_LAYOUT_PENALTY.get(cand, 0.0) < \
                 scores[best[0]] + RARE_LAYOUT_PENALTY.get(best[0], 0.0):
-            best = (cand, lay, sig)
-    cand, lay, sig = best
+            best = (cand, lay, sig, timing)
+    cand, lay, sig, timing = best
     cov = lay.coverage(fs, n)
     lead_q = {}
     starts = {}
@@ -382,4 +482,6 @@ def digitize(image: np.ndarray, fs: float = 500.0, speed_mm_s: float = 25.0, gai
     quality = float(np.mean([lead_q[l] for l in LEADS if cov[LEADS.index(l)].any()]) * (0.5 + 0.5 * consistency))
     rec = Record(sig, fs, id=name)
     return DigitizedPage(rec, cand, scores, (float(ppm_x), float(ppm_y)), method, float(rot), rectified, float(gain),
-                         float(speed_mm_s), lead_q, quality, starts, rows, image if keep_image else None)
+                         float(speed_mm_s), lead_q, quality, starts, rows, image if keep_image else None,
+                         tuple(lay.segments[next(i for i, sg in enumerate(lay.segments) if sg.row == r)].lead
+                               for r in lay.rhythm_rows), timing)

@@ -192,6 +192,50 @@ def bw(page, rng, strength=1.0):
     return replace(page, image=np.repeat(b[..., None], 3, axis=2))
 
 
+def wrinkle(page, rng, strength=1.0):
+    """Crumpled paper, scanned: a multi-scale relief lit from one side (bright and dark ridges), dark blotches
+    where the paper folds away from the glass (up to 70 % darker, as in ecg-image-kit's wrinkle textures) and
+    1–5 thin creases at any angle."""
+    h, w = page.image.shape[:2]
+    relief = np.zeros((h, w), np.float32)
+    for cells, amp in ((3, 1.0), (7, 0.7), (18, 0.4), (45, 0.2)):
+        relief += amp * (_smooth_field(rng, h, w, cells) - 0.5)
+    gy, gx = np.gradient(cv2.GaussianBlur(relief, (0, 0), 1.5))
+    a = rng.uniform(0, 2 * np.pi)
+    shade = np.clip((np.cos(a) * gx + np.sin(a) * gy) * max(h, w) / 40.0, -1, 1) * 0.25 * strength
+    cut = np.quantile(relief[::8, ::8], rng.uniform(0.55, 0.85))
+    blot = np.clip((relief - cut) / (np.ptp(relief) * 0.25 + 1e-6), 0, 1) * rng.uniform(0.3, 0.7) * strength
+    img = page.image.astype(np.float32) * ((1 + shade) * (1 - blot))[..., None]
+    for _ in range(int(rng.integers(1, 6))):  # thin creases at any angle: dark hairline with a bright edge
+        ang, off = rng.uniform(0, np.pi), rng.uniform(-0.4, 0.4) * min(h, w)
+        yy, xx = np.mgrid[0:h:1, 0:w:1].astype(np.float32)
+        d = (xx - w / 2) * np.sin(ang) - (yy - h / 2) * np.cos(ang) - off
+        img *= (1 - 0.35 * strength * np.exp(-(d / 1.2) ** 2) + 0.12 * strength * np.exp(-((d - 3) / 3.0) ** 2))[..., None]
+    return _pix(page, img)
+
+
+def colorcast(page, rng, strength=1.0):
+    """A strong colour temperature (candle-warm or blue shade), as other generators and cheap cameras give."""
+    warm = rng.random() < 0.5
+    k = float(rng.uniform(0.3, 1.0) * strength)
+    gains = np.array([1.0, 1 - 0.25 * k, 1 - 0.55 * k] if warm else [1 - 0.45 * k, 1 - 0.2 * k, 1.0], np.float32)
+    return _pix(page, page.image.astype(np.float32) * gains)
+
+
+def heavy_noise(page, rng, strength=1.0):
+    """Strong per-channel sensor noise, sd up to 20 grey levels·strength (poor scanners, dark photos)."""
+    sd = float(rng.uniform(5, 5 + 15 * strength))
+    n = rng.standard_normal(page.image.shape, dtype=np.float32) * sd
+    return _pix(page, page.image.astype(np.float32) + n)
+
+
+def low_jpeg(page, rng, strength=1.0):
+    """JPEG round trip at quality 20–60 (messaging apps, e-mailed scans)."""
+    q = int(rng.uniform(20, 60))
+    ok, buf = cv2.imencode(".jpg", page.image[:, :, ::-1], [cv2.IMWRITE_JPEG_QUALITY, q])
+    return replace(page, image=np.ascontiguousarray(cv2.imdecode(buf, cv2.IMREAD_COLOR)[:, :, ::-1]))
+
+
 ArtifactFn = Callable[[RenderedPage, np.random.Generator, float], RenderedPage]
 #: in the order they are applied (paper first, then photo geometry, then camera)
 ARTIFACTS: dict[str, ArtifactFn] = {
@@ -199,11 +243,20 @@ ARTIFACTS: dict[str, ArtifactFn] = {
     "crop": crop, "lighting": lighting, "shadow": shadow, "blur": blur, "noise": noise, "grayscale": grayscale,
     "bw": bw, "jpeg": jpeg,
 }
+#: the artifacts RenderConfig.random draws from (kept fixed so its pages stay reproducible)
+CLASSIC_ARTIFACTS: tuple[str, ...] = tuple(ARTIFACTS)
+#: more, used by RenderConfig.randomized (domain randomization) and selectable by name
+for _name, _fn, _before in (("wrinkle", wrinkle, "rotation"), ("colorcast", colorcast, "blur"),
+                            ("heavy_noise", heavy_noise, "grayscale"), ("low_jpeg", low_jpeg, None)):
+    _items = list(ARTIFACTS.items())
+    _at = [k for k, _ in _items].index(_before) if _before else len(_items)
+    ARTIFACTS = dict(_items[:_at] + [(_name, _fn)] + _items[_at:])
 PRESETS: dict[str, tuple[str, ...]] = {
     "clean": (),
     "scan": ("rotation", "noise", "jpeg"),
     "photo": ("crease", "perspective", "lighting", "shadow", "blur", "noise", "jpeg"),
-    "all": tuple(a for a in ARTIFACTS if a != "bw"),
+    "all": tuple(a for a in CLASSIC_ARTIFACTS if a != "bw"),
+    "foreign": ("wrinkle", "rotation", "colorcast", "heavy_noise", "jpeg"),
 }
 
 
@@ -228,4 +281,4 @@ def apply_artifacts(page: RenderedPage, names: Sequence[str], rng: np.random.Gen
     return page
 
 
-__all__ = ["ARTIFACTS", "PRESETS", "apply_artifacts", "expand", "warp_page"]
+__all__ = ["ARTIFACTS", "CLASSIC_ARTIFACTS", "PRESETS", "apply_artifacts", "expand", "warp_page"]

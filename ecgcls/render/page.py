@@ -35,6 +35,10 @@ GRID_COLORS: dict[str, tuple[tuple[int, int, int], tuple[int, int, int], tuple[i
     "none": ((255, 255, 255), (255, 255, 255), (255, 255, 255)),
 }
 
+#: OpenCV Hershey fonts (RenderConfig.font indexes this)
+FONTS = (cv2.FONT_HERSHEY_SIMPLEX, cv2.FONT_HERSHEY_PLAIN, cv2.FONT_HERSHEY_DUPLEX, cv2.FONT_HERSHEY_COMPLEX,
+         cv2.FONT_HERSHEY_TRIPLEX)
+
 DEVICES = ("CardioStar 12 v3.1", "MAC 5500 HD", "PageWriter TC50", "ELI 280", "CS-12 E", "AT-102 plus")
 
 
@@ -58,6 +62,17 @@ class RenderConfig:
     header: bool = True
     artifacts: tuple[str, ...] = ()
     artifact_strength: float = 1.0
+    # conventions that differ between machines and generators (defaults: ecgcls's own look)
+    pulse: str = "gap"            # 'gap': pulse, then a gap, then the trace; 'attached': the trace runs on from
+    #                               the pulse's falling edge (ecg-image-kit and some machines)
+    label_pos: str = "above"      # lead names 'above' or 'below' the baseline
+    separator: str = "tick"       # column separators: 'tick' (a short mark above), 'bar' (a bold bar across the
+    #                               baseline) — drawn only when ``separators``
+    frame: bool = False           # a dark frame round the page
+    footer: bool = False          # '25mm/s  10mm/mV' printed under the last row
+    font: int = 0                 # OpenCV Hershey font index (0 simplex, 1 plain, 2 duplex, 3 complex, 4 triplex)
+    major_width_mm: float = 0.2   # width of the 5 mm grid lines
+    simultaneous: bool = False    # every column shows the same seconds (some generators) instead of consecutive ones
 
     def __post_init__(self) -> None:
         if self.grid not in GRID_COLORS:
@@ -66,6 +81,12 @@ class RenderConfig:
             raise ValueError(f"dpi {self.dpi} outside 50..1200")
         if self.speed_mm_s <= 0 or self.gain_mm_mv <= 0:
             raise ValueError("speed_mm_s and gain_mm_mv must be positive")
+        for key, allowed in (("pulse", ("gap", "attached")), ("label_pos", ("above", "below")),
+                             ("separator", ("tick", "bar"))):
+            if getattr(self, key) not in allowed:
+                raise ValueError(f"{key}={getattr(self, key)!r}; choose from {', '.join(allowed)}")
+        if self.font not in FONTS:
+            raise ValueError(f"font {self.font} not in 0..{len(FONTS) - 1}")
         self.artifacts = tuple(self.artifacts)
         self.ink = tuple(int(c) for c in self.ink)
 
@@ -74,11 +95,11 @@ class RenderConfig:
                artifacts: Sequence[str] | None = None, dpi: Sequence[float] = (150, 200, 300),
                artifact_prob: float = 0.5) -> "RenderConfig":
         """A random but plausible page (each artifact of ``artifacts`` included with ``artifact_prob``)."""
-        from ecgcls.geometry import LAYOUTS
-        from ecgcls.render.artifacts import ARTIFACTS
+        from ecgcls.geometry import CLASSIC_LAYOUTS
+        from ecgcls.render.artifacts import CLASSIC_ARTIFACTS
 
-        layouts = list(layouts or LAYOUTS)
-        arts = list(ARTIFACTS if artifacts is None else artifacts)
+        layouts = list(layouts or CLASSIC_LAYOUTS)
+        arts = list(CLASSIC_ARTIFACTS if artifacts is None else artifacts)
         chosen = tuple(a for a in arts if rng.random() < artifact_prob)
         ink_dark = int(rng.integers(0, 60))
         return cls(layout=str(rng.choice(layouts)), paper=str(rng.choice(["letter", "a4"])),
@@ -90,6 +111,46 @@ class RenderConfig:
                    line_width_mm=float(rng.uniform(0.15, 0.4)), labels=bool(rng.random() < 0.95),
                    separators=bool(rng.random() < 0.7), header=bool(rng.random() < 0.9),
                    artifacts=chosen, artifact_strength=float(rng.uniform(0.4, 1.0)))
+
+    @classmethod
+    def randomized(cls, rng: np.random.Generator, layouts: Sequence[str] | None = None,
+                   dpi: tuple[float, float] = (75.0, 600.0), artifact_prob: float = 0.45) -> "RenderConfig":
+        """Domain randomization far beyond ecgcls's own look, for training what must read other people's pages.
+
+        Besides :meth:`random`'s choices: DPI log-uniform in ``dpi``, the pulse attached to the trace or
+        absent, lead names above or below, bold separator bars, page frames, footers, fonts, major-line widths,
+        5/10/20 mm/mV and 50 mm/s, thin to bold pens, coloured inks, and every artifact (wrinkles, colour
+        casts, heavy noise, JPEG down to quality 20) with ``artifact_prob`` each.
+        """
+        from ecgcls.geometry import LAYOUTS
+        from ecgcls.render.artifacts import ARTIFACTS
+
+        layouts = list(layouts or LAYOUTS)
+        layout = str(rng.choice(layouts))
+        strips = LAYOUTS[layout].rhythm_rows
+        rhythm_lead = str(rng.choice(["II", "II", "V1", "V5", "I", "aVF"])) if len(strips) == 1 else None
+        arts = tuple(a for a in ARTIFACTS if a != "bw" and rng.random() < artifact_prob)
+        if rng.random() < 0.05:
+            arts = arts + ("bw",)
+        ink_dark = int(rng.integers(0, 90))
+        tint = rng.integers(0, 3)
+        ink = [ink_dark] * 3
+        ink[int(tint)] = int(min(255, ink_dark + rng.integers(0, 110)))
+        return cls(layout=layout, rhythm_lead=rhythm_lead, simultaneous=bool(strips and rng.random() < 0.2),
+                   paper=str(rng.choice(["letter", "a4"])),
+                   dpi=float(np.exp(rng.uniform(np.log(dpi[0]), np.log(dpi[1])))),
+                   speed_mm_s=25.0 if rng.random() < 0.85 else 50.0,
+                   gain_mm_mv=float(rng.choice([10.0, 10.0, 10.0, 5.0, 20.0])),
+                   grid=str(rng.choice(["red", "red", "pink", "orange", "green", "blue", "gray", "none"])),
+                   minor_grid=bool(rng.random() < 0.8), ink=tuple(ink),
+                   line_width_mm=float(np.exp(rng.uniform(np.log(0.1), np.log(0.5)))),
+                   labels=bool(rng.random() < 0.9), separators=bool(rng.random() < 0.7),
+                   calibration=bool(rng.random() < 0.9), header=bool(rng.random() < 0.8),
+                   artifacts=arts, artifact_strength=float(rng.uniform(0.3, 1.0)),
+                   pulse=str(rng.choice(["gap", "attached"])), label_pos=str(rng.choice(["above", "below"])),
+                   separator=str(rng.choice(["tick", "bar"])), frame=bool(rng.random() < 0.3),
+                   footer=bool(rng.random() < 0.4), font=int(rng.integers(0, len(FONTS))),
+                   major_width_mm=float(rng.uniform(0.1, 0.35)))
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -213,14 +274,14 @@ class RenderedPage:
 # ----------------------------------------------------------------------------------------------------
 @functools.lru_cache(maxsize=16)
 def _grid_background(h: int, w: int, px_per_mm: float, origin_px: tuple[float, float], grid: str,
-                     minor: bool) -> np.ndarray:
+                     minor: bool, major_width_mm: float = 0.2) -> np.ndarray:
     """Paper with 1 mm / 5 mm grid (read-only, cached: pages of one kind reuse it)."""
     major_c, minor_c, paper_c = GRID_COLORS[grid]
     img = np.empty((h, w, 3), np.uint8)
     img[:] = paper_c
     if grid != "none":
         ox, oy = origin_px
-        major_w = max(1, int(round(0.2 * px_per_mm)))
+        major_w = max(1, int(round(major_width_mm * px_per_mm)))
         for step_mm, color, width, on in ((1.0, minor_c, 1, minor), (5.0, major_c, major_w, True)):
             if not on:
                 continue
@@ -315,6 +376,8 @@ def render(signal: np.ndarray, fs: float, config: RenderConfig | None = None,
     if signal.ndim != 2 or signal.shape[0] != 12:
         raise ValueError(f"render: signal must have shape (12, T) in LEADS order, got {signal.shape}")
     layout = get_layout(cfg.layout, cfg.rhythm_lead)
+    if cfg.simultaneous:
+        layout = layout.simultaneous()
     geom = page_geometry(cfg.paper, layout, dpi=cfg.dpi, speed_mm_s=cfg.speed_mm_s, gain_mm_mv=cfg.gain_mm_mv)
     layout = layout.scaled(geom.window_s)
     need = int(round(layout.duration_s * fs))
@@ -324,7 +387,8 @@ def render(signal: np.ndarray, fs: float, config: RenderConfig | None = None,
     ppm = geom.px_per_mm
     h, w = geom.page_size_px
     ox, oy = geom.grid_origin_mm()
-    img = _grid_background(h, w, ppm, (ox * ppm, oy * ppm), cfg.grid, cfg.minor_grid).copy()
+    img = _grid_background(h, w, ppm, (ox * ppm, oy * ppm), cfg.grid, cfg.minor_grid, cfg.major_width_mm).copy()
+    font = FONTS[cfg.font]
     mask = np.zeros((h, w), np.uint16)
     ink = cfg.ink
     thick = max(1, int(round(cfg.line_width_mm * ppm)))
@@ -348,25 +412,49 @@ def render(signal: np.ndarray, fs: float, config: RenderConfig | None = None,
         x0, x1 = float(geom.t_to_x_px(seg.x_t)), float(geom.t_to_x_px(seg.x_t + seg.t_end - seg.t_start))
         boxes.append(Box("lead", seg.lead, seg.row, (x0, float(base - 0.55 * pitch_px), x1, float(base + 0.45 * pitch_px))))
         if cfg.labels:
-            scale = 3.2 * ppm / 22.0  # Hershey simplex is ~22 px tall at scale 1: 3.2 mm letters
-            (tw, th), tb = cv2.getTextSize(seg.label, cv2.FONT_HERSHEY_SIMPLEX, scale, max(1, thick))
-            tx, ty = int(x0 + 1.2 * ppm), int(base - 0.30 * pitch_px)
-            cv2.putText(img, seg.label, (tx, ty), cv2.FONT_HERSHEY_SIMPLEX, scale, ink, max(1, thick), cv2.LINE_AA)
+            scale = 3.2 * ppm / 22.0 * (2.0 if font == cv2.FONT_HERSHEY_PLAIN else 1.0)  # 3.2 mm letters
+            (tw, th), tb = cv2.getTextSize(seg.label, font, scale, max(1, thick))
+            tx = int(x0 + 1.2 * ppm)
+            ty = int(base - 0.30 * pitch_px) if cfg.label_pos == "above" else int(base + 4.0 * ppm + th)
+            cv2.putText(img, seg.label, (tx, ty), font, scale, ink, max(1, thick), cv2.LINE_AA)
             mask[max(0, ty - th):ty + tb, tx:tx + tw] |= np.uint16(1 << TEXT_BIT)
             boxes.append(Box("label", seg.lead, seg.row, (float(tx), float(ty - th), float(tx + tw), float(ty + tb))))
         if cfg.separators and seg.x_t > 0:
-            sep = np.array([[x0, base - 4.0 * ppm], [x0, base - 1.5 * ppm]])
-            _ink(img, mask, sep, ink, thick, TEXT_BIT)
+            if cfg.separator == "tick":
+                _ink(img, mask, np.array([[x0, base - 4.0 * ppm], [x0, base - 1.5 * ppm]]), ink, thick, TEXT_BIT)
+            else:  # a bold bar across the baseline
+                _ink(img, mask, np.array([[x0, base - 2.0 * ppm], [x0, base + 2.0 * ppm]]), ink,
+                     max(2, int(round(0.5 * ppm))), TEXT_BIT)
 
     if cfg.calibration:
         w_p = 0.2 * cfg.speed_mm_s
         for row in range(layout.n_rows):
             xm, bm = geom.margin_mm[0] + 1.0, geom.baseline_mm(row)
             hm = bm - 1.0 * cfg.gain_mm_mv
+            if cfg.pulse == "attached":  # rises at the row's start; the trace runs on from the falling edge
+                xm = geom.trace_left_mm - w_p - 1.0
             path = np.array([[xm, bm], [xm + 1, bm], [xm + 1, hm], [xm + 1 + w_p, hm], [xm + 1 + w_p, bm],
                              [xm + 2 + w_p, bm]]) * ppm
+            if cfg.pulse == "attached":
+                path = path[1:5]
             _ink(img, mask, path, ink, thick, CAL_BIT)
             boxes.append(Box("calibration", None, row, ((xm + 1) * ppm, hm * ppm, (xm + 1 + w_p) * ppm, bm * ppm)))
+
+    if cfg.frame:
+        fw = max(1, int(round(0.3 * ppm)))
+        cv2.rectangle(img, (fw // 2, fw // 2), (w - 1 - fw // 2, h - 1 - fw // 2), ink, fw)
+        mask[:fw] |= np.uint16(1 << TEXT_BIT)
+        mask[-fw:] |= np.uint16(1 << TEXT_BIT)
+        mask[:, :fw] |= np.uint16(1 << TEXT_BIT)
+        mask[:, -fw:] |= np.uint16(1 << TEXT_BIT)
+    if cfg.footer:
+        scale = 3.0 * ppm / 22.0 * (2.0 if font == cv2.FONT_HERSHEY_PLAIN else 1.0)
+        y = int(min(h - 2, (geom.baseline_mm(layout.n_rows - 1) + 0.42 * geom.row_pitch_mm) * ppm))
+        for k, txt in enumerate((f"{cfg.speed_mm_s:g}mm/s", f"{cfg.gain_mm_mv:g}mm/mV")):
+            org = (int((geom.trace_left_mm + 40 + 70 * k) * ppm), y)
+            cv2.putText(img, txt, org, font, scale, ink, max(1, thick - 1), cv2.LINE_AA)
+            (tw, th), tb = cv2.getTextSize(txt, font, scale, max(1, thick - 1))
+            mask[max(0, y - th):y + tb, org[0]:org[0] + tw] |= np.uint16(1 << TEXT_BIT)
 
     header: list[str] = []
     if cfg.header:
@@ -377,8 +465,8 @@ def render(signal: np.ndarray, fs: float, config: RenderConfig | None = None,
             if y > (geom.margin_mm[1] + geom.header_mm) * ppm:
                 break
             org = (int(geom.margin_mm[0] * ppm), y)
-            cv2.putText(img, line, org, cv2.FONT_HERSHEY_SIMPLEX, scale, ink, max(1, thick - 1), cv2.LINE_AA)
-            (tw, th), tb = cv2.getTextSize(line, cv2.FONT_HERSHEY_SIMPLEX, scale, max(1, thick - 1))
+            cv2.putText(img, line, org, font, scale, ink, max(1, thick - 1), cv2.LINE_AA)
+            (tw, th), tb = cv2.getTextSize(line, font, scale, max(1, thick - 1))
             mask[max(0, y - th):y + tb, org[0]:org[0] + tw] |= np.uint16(1 << TEXT_BIT)
 
     page = RenderedPage(img, mask, geom, layout, segments, boxes, cfg, record_id, header)
@@ -388,5 +476,5 @@ def render(signal: np.ndarray, fs: float, config: RenderConfig | None = None,
     return page
 
 
-__all__ = ["RenderConfig", "RenderedPage", "SegmentTruth", "Box", "render", "GRID_COLORS", "CAL_BIT", "TEXT_BIT",
+__all__ = ["FONTS", "RenderConfig", "RenderedPage", "SegmentTruth", "Box", "render", "GRID_COLORS", "CAL_BIT", "TEXT_BIT",
            "Segment"]

@@ -123,6 +123,10 @@ def train(cfg: DictConfig) -> dict:
 
     Returns the metrics dict that is also written to ``<output_dir>/metrics.json``.
     """
+    if cfg.get("trace_seg"):
+        from ecgcls.train.traceseg import run_trace_seg
+
+        return run_trace_seg(cfg)
     if cfg.get("curriculum"):
         from ecgcls.train.curriculum import run_curriculum
 
