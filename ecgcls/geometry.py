@@ -158,12 +158,10 @@ def get_layout(name: str, rhythm_lead: str | None = None) -> Layout:
     except KeyError:
         raise ValueError(f"unknown layout {name!r}; choose from {', '.join(LAYOUTS)}") from None
     if rhythm_lead is not None:
-        rows = {s.row for s in lay.segments if s.t_end - s.t_start >= lay.duration_s - 1e-9}
-        if len(rows) != 1 or lay.n_rows == 1:
+        if len(lay.rhythm_rows) != 1:
             raise ValueError(f"layout {name!r} has no single rhythm strip to set to {rhythm_lead}")
-        lead = LEADS[lead_index(rhythm_lead)]
-        segs = tuple(replace(s, lead=lead) if s.row in rows else s for s in lay.segments)
-        lay = replace(lay, name=f"{name.split('+')[0]}+{lead}", segments=segs)
+        lay = lay.with_rhythm_leads([rhythm_lead])
+        lay = replace(lay, name=f"{name.split('+')[0]}+{lay.segments[-1].lead}")
     return lay
 
 

@@ -8,8 +8,11 @@ digitizer feeds it), and cut into random crops. Drawing is the slow part, so a p
 """
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
 from typing import Mapping, Sequence
 
 import cv2
@@ -23,6 +26,9 @@ from ecgcls.data.store import SignalStore
 from ecgcls.render import CAL_BIT, RenderConfig, render
 
 log = logging.getLogger(__name__)
+
+#: bump when the renderer's randomized pages change, so cached page pools are drawn again
+POOL_VERSION = 1
 
 
 def page_to_sample(image: np.ndarray, mask: np.ndarray, long_side: float) -> tuple[np.ndarray, np.ndarray]:
@@ -132,10 +138,22 @@ class TraceSegDataModule(L.LightningDataModule):
         for k, split in enumerate(("train", "val")):
             ids = np.random.default_rng([self.seed, k]).permutation(splits[split])[: self.n_pages[split]]
             self.ids[split] = [int(i) for i in ids]
+            # drawing is the slow part: keep the pool in the cache, keyed by everything that decides it
+            key = hashlib.sha1(json.dumps([store.key, self.ids[split], self.seed, k, self.long_side, self.jitter,
+                                           self.dpi, POOL_VERSION]).encode()).hexdigest()[:16]
+            path = Path(self.cache_dir).expanduser() / "traceseg" / f"{split}_{key}.pt"
+            if path.is_file():
+                self.pages[split] = torch.load(path, weights_only=False)
+                log.info("%s: %d pages from %s", split, len(self.pages[split]), path)
+                continue
             sigs = [np.nan_to_num(store.get(int(i))) for i in ids]
             self.pages[split] = draw_pages(sigs, self.fs, self.seed * 1000 + k, self.long_side, self.jitter,
                                            self.dpi, self.render_workers)
-            log.info("%s: %d pages drawn", split, len(self.pages[split]))
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_suffix(".tmp")
+            torch.save(self.pages[split], tmp)
+            tmp.rename(path)
+            log.info("%s: %d pages drawn, cached in %s", split, len(self.pages[split]), path)
 
     def describe(self) -> dict:
         return {"folds": self.folds, "n_pages": {k: len(v) for k, v in self.pages.items()},

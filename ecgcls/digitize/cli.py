@@ -23,7 +23,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", required=True, help="output folder")
     p.add_argument("--format", default="csv", choices=["csv", "wfdb", "npz"])
     p.add_argument("--fs", type=float, default=500.0, help="output sampling rate, Hz")
-    p.add_argument("--speed", type=float, default=25.0, help="paper speed, mm/s")
+    p.add_argument("--speed", type=float, default=None, help="paper speed, mm/s (default: read from the pulses)")
     p.add_argument("--gain", type=float, default=None, help="mm/mV (default: read the calibration pulse)")
     p.add_argument("--layout", default=None, help="force a layout instead of detecting it")
     p.add_argument("--no-overlay", action="store_true", help="do not write overlay PNGs")

@@ -180,6 +180,10 @@ def grid_spacing(image: np.ndarray, ink: np.ndarray | None = None, page_mm: tupl
                     ppm = _refine(prof, ppm, mult=mult)
         out.append(ppm)
         strengths.append(strength)
+    # a grid is square: seen on one axis only, a weak period is more likely text, JPEG blocks or a dotted
+    # header than paper, so it must be strong to count
+    if (out[0] is None) != (out[1] is None) and max(strengths) < 0.5:
+        out = [None, None]
     return out[0], out[1], float(min(strengths))
 
 

@@ -1,0 +1,204 @@
+"""Layout stage: assemble the traced rows into leads under each candidate layout and keep the one the page
+supports (lead identities, repeated leads), reading rhythm-strip leads and column timing from the beats.
+
+Pure functions on arrays; the layouts are data (:data:`ecgcls.geometry.LAYOUTS`).
+"""
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+
+from ecgcls.digitize.stages import LayoutChoice, RowTrace
+from ecgcls.geometry import LAYOUTS, Layout
+
+#: Layouts that share their geometry with a common one (Cabrera = 3×4 in another lead order) are chosen only
+#: when their lead-identity residual is clearly lower (by this much): thin, poorly read real traces leave
+#: both residuals near 1 (no evidence), and then the common layout is the better guess. Pages of one lead
+#: group (limb6 / chest6) need the same clear evidence against the two-column layouts with six rows.
+RARE_LAYOUT_PENALTY = {"cabrera": 0.2, "cabrera+II": 0.2, "limb6": 0.2, "chest6": 0.3}
+
+
+def _residual(a: np.ndarray, b: np.ndarray, min_overlap: int = 50) -> float | None:
+    """RMS difference of two signals where both exist, each centred on its median, relative to their RMS;
+    None when they overlap on fewer than ``min_overlap`` samples."""
+    ok = np.isfinite(a) & np.isfinite(b)
+    if ok.sum() < min_overlap:
+        return None
+    aa, bb = a[ok] - np.median(a[ok]), b[ok] - np.median(b[ok])
+    scale = np.sqrt(np.mean(aa ** 2) + np.mean(bb ** 2)) + 1e-6
+    return float(np.sqrt(np.mean((aa - bb) ** 2)) / scale)
+
+
+def lead_identity_residual(sig: np.ndarray) -> float:
+    """Mean residual of Einthoven's and Goldberger's limb-lead identities where the leads overlap in time
+    (lower = more consistent)."""
+    I, II, III, aVR, aVL, aVF = sig[:6]
+    checks = [(II, I + III), (-aVR, (I + II) / 2), (aVL, I - II / 2), (aVF, II - I / 2), (aVL, (I - III) / 2),
+              (aVF, (II + III) / 2), (aVR, -(aVL + aVF))]
+    res = [r for a, b in checks if (r := _residual(a, b)) is not None]
+    return float(np.mean(res)) if res else 1.0
+
+
+def _duplicate_residual(parts: dict[int, list[np.ndarray]]) -> list[float]:
+    """Where one lead was printed twice over the same time (a rhythm strip), the two must agree."""
+    res = []
+    for arrs in parts.values():
+        for i in range(len(arrs)):
+            for j in range(i + 1, len(arrs)):
+                r = _residual(arrs[i], arrs[j])
+                if r is not None:
+                    res.append(r)
+    return res
+
+
+def _segment_signals(layout: Layout, rows: list[RowTrace], ppm_x: float, ppm_y: float, speed: float, gain: float,
+                     fs: float, n: int, edge_s: float = 0.02) -> list[np.ndarray | None]:
+    """Each printed segment (in ``layout.segments`` order) resampled onto the common timeline (n,) in mV,
+    NaN outside it and where nothing was read; None where its row was not found."""
+    out: list[np.ndarray | None] = []
+    for seg in layout.segments:
+        out.append(None)
+        if seg.row >= len(rows):
+            continue
+        r = rows[seg.row]
+        k0 = int(round(seg.t_start * fs))
+        k1 = min(n, int(round(seg.t_end * fs)))
+        if k1 <= k0:
+            continue
+        paper_t = seg.x_t + (np.arange(k0, k1) - k0) / fs
+        xs = r.x_start + paper_t * speed * ppm_x
+        y = r.y
+        ok = np.isfinite(y)
+        if ok.sum() < 2:
+            continue
+        col = np.arange(len(y), dtype=np.float64) + r.x[0]
+        vals = np.interp(xs, col[ok], y[ok], left=np.nan, right=np.nan)
+        # NaN where the nearest column had no trace, or past the row's end
+        near = np.clip(np.round(xs - r.x[0]).astype(int), 0, len(y) - 1)
+        vals[~ok[near] | (xs > r.x_end)] = np.nan
+        base = np.nanmedian(vals) if np.isfinite(vals).any() else r.y0
+        mv = (base - vals) / (gain * ppm_y)
+        if seg.inverted:
+            mv = -mv
+        e = int(edge_s * fs)
+        if seg.x_t > 0:
+            mv[:e] = np.nan
+        if seg.x_t + (seg.t_end - seg.t_start) < layout.duration_s - 1e-6:
+            mv[len(mv) - e:] = np.nan
+        full = np.full(n, np.nan, np.float32)
+        full[k0:k1] = mv
+        out[-1] = full
+    return out
+
+
+def _combine(layout: Layout, seg_sigs: list[np.ndarray | None], n: int
+             ) -> tuple[np.ndarray, dict[int, list[np.ndarray]]]:
+    """(12, n) record from the segment signals: leads printed twice are averaged where both exist."""
+    out = np.full((12, n), np.nan, np.float32)
+    parts: dict[int, list[np.ndarray]] = {}
+    for seg, sig in zip(layout.segments, seg_sigs):
+        if sig is not None:
+            parts.setdefault(seg.lead_idx, []).append(sig)
+    for lead, arrs in parts.items():
+        stack = np.stack(arrs)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns stay NaN
+            out[lead] = np.nanmean(stack, axis=0)
+    return out, parts
+
+
+def _assemble(layout: Layout, rows: list[RowTrace], ppm_x: float, ppm_y: float, speed: float, gain: float,
+              fs: float, n: int) -> tuple[np.ndarray, dict[int, list[np.ndarray]], list[np.ndarray | None]]:
+    """Resample each printed segment onto the common timeline (12, n); NaN elsewhere."""
+    seg_sigs = _segment_signals(layout, rows, ppm_x, ppm_y, speed, gain, fs, n)
+    return (*_combine(layout, seg_sigs, n), seg_sigs)
+
+
+def identify_rhythm_leads(layout: Layout, seg_sigs: list[np.ndarray | None], accept: float = 0.6,
+                          margin: float = 0.1) -> Layout:
+    """Which lead each rhythm strip shows, read from the page: the strip must repeat, over the seconds they
+    share, the column segment of its lead. The lead whose segment it matches best (residual, see
+    :func:`_residual`) replaces the table's default when it matches well (< ``accept``) and clearly better
+    than the default (by ``margin``)."""
+    if not layout.rhythm_rows:
+        return layout
+    grid = [(seg, sig) for seg, sig in zip(layout.segments, seg_sigs) if seg.row not in layout.rhythm_rows]
+    leads = []
+    for r in layout.rhythm_rows:
+        k = next(i for i, seg in enumerate(layout.segments) if seg.row == r)
+        default, strip = layout.segments[k].lead, seg_sigs[k]
+        score: dict[str, float] = {}
+        for seg, sig in grid:
+            if strip is None or sig is None:
+                continue
+            res = _residual(strip, -sig if seg.inverted else sig)
+            if res is not None:
+                score[seg.lead] = min(score.get(seg.lead, np.inf), res)
+        best = min(score, key=score.get) if score else default
+        ok = score.get(best, np.inf) < accept and score.get(best, np.inf) + margin < score.get(default, np.inf)
+        leads.append(best if ok else default)
+    return layout.with_rhythm_leads(leads)
+
+
+def _beat_envelope(x: np.ndarray, fs: float) -> np.ndarray:
+    """Slope energy smoothed over 60 ms, zero where nothing was read: peaks at QRS complexes."""
+    from scipy.ndimage import uniform_filter1d
+
+    d = np.abs(np.diff(np.nan_to_num(x), prepend=0.0))
+    d[~np.isfinite(x)] = 0.0
+    d[1:][~np.isfinite(x[:-1])] = 0.0
+    return uniform_filter1d(d, max(3, int(0.06 * fs)))
+
+
+def register_columns(layout: Layout, seg_sigs: list[np.ndarray | None], fs: float) -> tuple[Layout, str]:
+    """Time of the page's columns from the beats, not from a convention: most machines print consecutive
+    seconds in consecutive columns, some generators the same seconds in every column. With a rhythm strip the
+    two are told apart by where the columns' QRS complexes fall on the strip. Returns the layout (possibly
+    :meth:`~ecgcls.geometry.Layout.simultaneous`) and 'consecutive', 'simultaneous' or 'convention'."""
+    cols = sorted({s.x_t for s in layout.segments if s.row not in layout.rhythm_rows})
+    if not layout.rhythm_rows or len(cols) < 2:
+        return layout, "convention"
+    strips = [sig for seg, sig in zip(layout.segments, seg_sigs) if seg.row in layout.rhythm_rows and sig is not None]
+    if not strips:
+        return layout, "convention"
+    env_r = np.sum([_beat_envelope(s, fs) for s in strips], axis=0)
+    votes = {"consecutive": 0.0, "simultaneous": 0.0}
+    for x_t in cols[1:]:
+        segs = [(seg, sig) for seg, sig in zip(layout.segments, seg_sigs)
+                if seg.row not in layout.rhythm_rows and abs(seg.x_t - x_t) < 1e-6 and sig is not None]
+        if not segs:
+            continue
+        a, b = int(round(segs[0][0].t_start * fs)), int(round(segs[0][0].t_end * fs))
+        env_c = np.sum([_beat_envelope(sig, fs) for _, sig in segs], axis=0)[a:b]
+        w = b - a
+        for kind, start in (("consecutive", a), ("simultaneous", 0)):
+            ref = env_r[start:start + w]
+            if len(ref) == w and ref.std() > 0 and env_c.std() > 0:
+                votes[kind] += float(np.corrcoef(ref, env_c)[0, 1])
+    if votes["simultaneous"] > votes["consecutive"] + 0.1:
+        return layout.simultaneous(), "simultaneous"
+    return layout, "consecutive"
+
+
+def choose_layout(rows: list[RowTrace], candidates: tuple[str, ...], ppm_x: float, ppm_y: float, speed: float,
+                  gain: float, fs: float, n: int, window_s: float) -> LayoutChoice:
+    """Assemble the rows under every candidate layout (shown over ``window_s`` seconds) and keep the one whose
+    leads best obey Einthoven's and Goldberger's laws and whose repeated leads agree."""
+    best: LayoutChoice | None = None
+    scores: dict[str, float] = {}
+    for cand in candidates:
+        lay = LAYOUTS[cand].scaled(window_s)
+        timing = "convention"
+        sig, parts, seg_sigs = _assemble(lay, rows, ppm_x, ppm_y, speed, gain, fs, n)
+        if lay.rhythm_rows:  # read what the strips show and when the columns were recorded, then re-assemble
+            lay, timing = register_columns(identify_rhythm_leads(lay, seg_sigs), seg_sigs, fs)
+            sig, parts, seg_sigs = _assemble(lay, rows, ppm_x, ppm_y, speed, gain, fs, n)
+        res = [lead_identity_residual(sig)] + _duplicate_residual(parts)
+        scores[cand] = float(np.mean(res))
+        if best is None or scores[cand] + RARE_LAYOUT_PENALTY.get(cand, 0.0) < \
+                scores[best.name] + RARE_LAYOUT_PENALTY.get(best.name, 0.0):
+            best = LayoutChoice(cand, lay, scores, timing, sig, seg_sigs)
+    assert best is not None
+    best.scores = scores
+    return best

@@ -1,0 +1,167 @@
+"""Digitizer v2: pages drawn by other conventions, time from the page, every clinical layout, honest quality,
+and each stage on its own."""
+import json
+
+import numpy as np
+import pytest
+
+from ecgcls.digitize import digitize
+from ecgcls.digitize.grid import darkness, grid_spacing, ink_threshold
+from ecgcls.digitize.pipeline import find_sheet, find_trace_rows, ink_map, measure_scale, read_pulses, trace_rows
+from ecgcls.digitize.grid import clean_ink
+from ecgcls.geometry import LAYOUTS, get_layout
+from ecgcls.metrics import signal_snr
+from ecgcls.render import RenderConfig, render
+
+from test_render import synthetic_ecg
+
+FS = 500
+#: ecg-image-kit's look (the trace runs on from the pulse, names below, bold bars, a frame, a footer)
+EIK_STYLE = dict(pulse="attached", label_pos="below", separator="bar", frame=True, footer=True, header=False)
+
+
+@pytest.fixture(scope="module")
+def sig():
+    return synthetic_ecg(3)
+
+
+def _snr(page, d, sig):
+    ref = np.where(page.layout.coverage(FS, sig.shape[1]), sig, np.nan)
+    return signal_snr(ref, d.record.signal, FS)[0]
+
+
+@pytest.mark.parametrize("dpi", [150.0, 110.0, 300.0])
+def test_grid_pitch_that_is_not_a_whole_number_of_pixels(sig, dpi):
+    """At 150 DPI a 5 mm square is 29.5 px: lines land on whole pixels only every other period; the pitch must
+    still be the true one, not twice it."""
+    page = render(sig, FS, RenderConfig(layout="3x4+II", dpi=dpi, minor_grid=False, artifacts=("jpeg",)), rng=1)
+    dark = darkness(page.image)
+    ppm_x, ppm_y, _ = grid_spacing(page.image, dark > ink_threshold(dark), dark=dark)
+    assert ppm_x == pytest.approx(page.geometry.px_per_mm, rel=0.01)
+    assert ppm_y == pytest.approx(page.geometry.px_per_mm, rel=0.01)
+
+
+@pytest.mark.parametrize("style", [{}, EIK_STYLE], ids=["ecgcls", "eik-style"])
+def test_two_conventions_read_with_time_from_the_page(sig, style):
+    """The same record drawn by two conventions (pulse then gap vs trace running on from the pulse; names
+    above vs below; ticks vs bars): the pulse is never signal and every lead lands at its own seconds."""
+    page = render(sig, FS, RenderConfig(layout="3x4+II", dpi=150, **style), rng=2)
+    d = digitize(page.image)
+    assert d.layout == "3x4+II"
+    assert _snr(page, d, sig) > 14.0
+    # the first column's leads start at 0 s and the last column's at 7.5 s (within 40 ms), whatever precedes them
+    assert d.start_times["I"] == pytest.approx(0.0, abs=0.04)
+    assert d.start_times["V4"] == pytest.approx(7.5, abs=0.04)
+    # no 1 mV step from the pulse at the start of lead I: the first 0.1 s stays near the true signal
+    assert np.nanmax(np.abs(d.record.signal[0, :50] - sig[0, :50])) < 0.3
+
+
+def test_rhythm_strip_lead_read_from_the_page(sig):
+    page = render(sig, FS, RenderConfig(layout="3x4+II", rhythm_lead="V2"), rng=3)
+    d = digitize(page.image)
+    assert d.rhythm_leads == ("V2",) and d.layout_detail == "3x4+V2"
+    assert _snr(page, d, sig) > 12.0
+
+
+@pytest.mark.parametrize("simultaneous", [False, True])
+def test_column_timing_from_the_beats(sig, simultaneous):
+    page = render(sig, FS, RenderConfig(layout="6x2+II", simultaneous=simultaneous), rng=4)
+    d = digitize(page.image)
+    assert d.layout == "6x2+II"
+    assert d.column_timing == ("simultaneous" if simultaneous else "consecutive")
+    assert _snr(page, d, sig) > 12.0
+
+
+@pytest.mark.parametrize("layout", ["3x4+2", "12x1+II", "6x2+II"])
+def test_more_clinical_layouts(sig, layout):
+    page = render(sig, FS, RenderConfig(layout=layout), rng=5)
+    d = digitize(page.image)
+    assert d.layout == layout
+    assert _snr(page, d, sig) > 12.0
+
+
+def test_paper_speed_read_from_the_pulses(sig):
+    page = render(sig, FS, RenderConfig(layout="3x4", speed_mm_s=50.0), rng=6)
+    d = digitize(page.image)
+    assert d.speed_mm_s == 50.0
+    assert _snr(page, d, sig) > 10.0
+    assert digitize(page.image, speed_mm_s=25.0).speed_mm_s == 25.0  # a stated speed is kept
+
+
+def test_no_false_grid_on_a_gridless_jpeg(sig):
+    page = render(sig, FS, RenderConfig(layout="3x4+II", grid="none", artifacts=("low_jpeg",)), rng=7)
+    d = digitize(page.image)
+    assert d.scale_method != "grid"
+    assert d.px_per_mm[0] == pytest.approx(page.geometry.px_per_mm, rel=0.05)
+
+
+def test_stages_one_by_one(sig):
+    page = render(sig, FS, RenderConfig(layout="3x4+II", dpi=200, artifacts=("rotation",)), rng=8)
+    sheet = find_sheet(page.image, keep_image=False)
+    assert sheet.image is None and abs(sheet.rotation_deg) > 0.2 and sheet.dark.dtype == np.float32
+    ink = ink_map(sheet, "classic")
+    assert ink.method == "classic" and ink.ink.shape == page.image.shape[:2]
+    scale = measure_scale(sheet, ink.ink)
+    assert scale.method == "grid" and scale.ppm_x == pytest.approx(page.geometry.px_per_mm, rel=0.01)
+    mask = clean_ink(ink.ink, scale.ppm_y)
+    rows = find_trace_rows(mask, scale)
+    assert len(rows.y) == 4 and rows.candidates == ("3x4+II", "cabrera+II")
+    traces, pulses = trace_rows(mask, sheet.dark, rows, scale)
+    assert len(traces) == 4 and len(pulses) == 4
+    p, scale2 = read_pulses(traces, pulses, scale, mask.shape[1])
+    assert p.gain_mm_mv == 10.0 and p.speed_mm_s == 25.0 and scale2 == scale
+    with pytest.raises(ValueError, match="ink="):
+        ink_map(sheet, "magic")
+
+
+def test_quality_ranks_readings_and_flags_bad_pages(sig):
+    good = digitize(render(sig, FS, RenderConfig(layout="3x4+II"), rng=9).image)
+    assert good.status == "ok" and good.reason == ""
+    bad_page = render(sig, FS, RenderConfig(layout="3x4+II", artifacts=("wrinkle", "heavy_noise", "low_jpeg", "blur"),
+                                            line_width_mm=0.1, dpi=90), rng=9)
+    try:
+        bad = digitize(bad_page.image)
+    except ValueError:
+        return  # refused is honest too
+    assert bad.quality < good.quality
+    if bad.status == "uncertain":
+        assert "predicted SNR" in bad.reason
+    # leads the model predicts unreadable are NaN, not numbers
+    for lead in bad.lead_snr_pred:
+        if not np.isfinite(bad.record.signal[list(bad.lead_quality).index(lead)]).any():
+            assert bad.lead_quality[lead] <= 0.25
+
+
+def test_layout_table_helpers():
+    lay = get_layout("6x2+II")
+    assert lay.rhythm_rows == (6,)
+    sim = lay.simultaneous()
+    assert all(s.t_start == 0.0 for s in sim.segments)
+    assert [s.lead for s in lay.with_rhythm_leads(["V5"]).segments if s.row == 6] == ["V5"]
+    assert get_layout("12x1+II", "V1").name == "12x1+V1"
+    for name in ("3x4+2", "6x2+II", "12x1+II", "limb6", "chest6"):
+        assert name in LAYOUTS
+
+
+def test_eik_truth_reader(tmp_path, ptbxl_root):
+    """The reader of ecg-image-kit truth puts each printed sample where the record has it (a synthetic JSON in
+    that format: validation pictures are never needed by the tests)."""
+    import wfdb
+
+    from ecgcls.digitize.foreign import load_eik_page
+
+    rec = "records500/00000/00001_hr"
+    leads = [{"lead_name": "aVR", "start_sample": 1250, "end_sample": 2500,
+              "plotted_pixels_affine": [[0, -59.06, 500.0], [0.2953, 0, 100.0]]},
+             {"lead_name": "II", "start_sample": 0, "end_sample": 5000,
+              "plotted_pixels_affine": [[0, -59.06, 900.0], [0.2953, 0, 88.0]]}]
+    (tmp_path / "00001_3x4pII.json").write_text(json.dumps({"record": rec, "sampling_frequency": 500.0,
+                                                             "leads": leads}))
+    (tmp_path / "00001_3x4pII.jpg").write_bytes(b"")
+    page = load_eik_page(tmp_path / "00001_3x4pII.json", ptbxl_root)
+    truth = wfdb.rdrecord(str(ptbxl_root / rec)).p_signal
+    assert page.ref.shape == (12, 5000) and page.layout == "3x4+II"
+    np.testing.assert_allclose(page.ref[3, 1250:2500], truth[1250:2500, 3], atol=1e-6)
+    assert np.isnan(page.ref[3, :1250]).all() and np.isnan(page.ref[0]).all()
+    np.testing.assert_allclose(page.ref[1], truth[:, 1], atol=1e-6)
+    assert load_eik_page(tmp_path / "00001_3x4pII.json", ptbxl_root, fs=100).ref.shape == (12, 1000)
