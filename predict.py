@@ -16,7 +16,7 @@ def main(cfg: DictConfig) -> None:
         print(f"predict: error: {exc}", file=sys.stderr)
         sys.exit(2)
     print(f"{summary['files']} files ({summary['skipped']} already done): {summary['ok']} ok, "
-          f"{summary['error']} errors -> {summary['output']}")
+          f"{summary['uncertain']} uncertain, {summary['error']} errors -> {summary['output']}")
     for e in summary["errors"]:
         print(f"  error: {e}", file=sys.stderr)
     if summary["error"]:

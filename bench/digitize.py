@@ -34,6 +34,9 @@ RANDOM_GROUPS = ["3x4+II", "3x4+2", "6x2+II", "12x1+II", "limb6", "chest6", "cab
 def _one(args):
     rid, sig, set_name, lay, ink = args
     cv2.setNumThreads(1)
+    import torch
+
+    torch.set_num_threads(1)  # one core per worker process: pictures per CPU-second stay per core
     from ecgcls.digitize import DigitizeError, digitize
     from ecgcls.metrics import signal_snr
     from ecgcls.render import RenderConfig, render
@@ -149,8 +152,8 @@ def contact_sheet(tiles, path: Path, cols: int = 4, width: int = 600) -> None:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--n", type=int, default=10, help="records per layout x set")
-    ap.add_argument("--ink", nargs="+", default=["classic"], choices=["classic", "net"])
-    ap.add_argument("--sets", nargs="+", default=["clean", "scan", "photo", "randomized"])
+    ap.add_argument("--ink", nargs="+", default=["classic"], choices=["classic", "net", "auto"])
+    ap.add_argument("--sets", nargs="*", default=["clean", "scan", "photo", "randomized"])
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--real", action="store_true", help="also run over shared/data/real-images")
     ap.add_argument("--name", default="digitize")

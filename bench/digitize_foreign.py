@@ -29,6 +29,9 @@ def _one(args):
     import cv2
 
     cv2.setNumThreads(1)
+    import torch
+
+    torch.set_num_threads(1)  # one core per worker process: pictures per CPU-second stay per core
     from ecgcls.digitize import DigitizeError, digitize, load_image
     from ecgcls.digitize.foreign import load_eik_page
     from ecgcls.metrics import signal_snr
@@ -65,7 +68,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     shared = Path(os.environ.get("ECGCLS_SHARED", REPO.parent / "shared"))
     ap.add_argument("--eik", default=str(shared / "data" / "eik-validation"))
-    ap.add_argument("--ink", nargs="+", default=["classic"], choices=["classic", "net"])
+    ap.add_argument("--ink", nargs="+", default=["classic"], choices=["classic", "net", "auto"])
     ap.add_argument("--n", type=int, default=0, help="pictures per set (0 = all)")
     ap.add_argument("--sets", nargs="*", default=None)
     ap.add_argument("--workers", type=int, default=2)

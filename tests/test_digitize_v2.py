@@ -165,3 +165,22 @@ def test_eik_truth_reader(tmp_path, ptbxl_root):
     assert np.isnan(page.ref[3, :1250]).all() and np.isnan(page.ref[0]).all()
     np.testing.assert_allclose(page.ref[1], truth[:, 1], atol=1e-6)
     assert load_eik_page(tmp_path / "00001_3x4pII.json", ptbxl_root, fs=100).ref.shape == (12, 1000)
+
+
+def test_auto_ink_keeps_the_threshold_where_it_reads_well(sig):
+    page = render(sig, FS, RenderConfig(layout="3x4+II"), rng=10)
+    d = digitize(page.image, ink="auto")
+    assert d.ink == "classic" and d.status == "ok"
+    with pytest.raises(ValueError, match="ink="):
+        digitize(page.image, ink="sharpie")
+
+
+def test_net_ink_reads_a_page(sig):
+    from ecgcls.digitize.segment import DEFAULT_TRACE_NET
+
+    if not DEFAULT_TRACE_NET.is_file():
+        pytest.skip("no bundled trace network")
+    page = render(sig, FS, RenderConfig(layout="3x4+II", dpi=150, artifacts=("wrinkle", "heavy_noise")), rng=11)
+    d = digitize(page.image, ink="net")
+    assert d.ink == "net" and d.layout == "3x4+II"
+    assert _snr(page, d, sig) > 8.0

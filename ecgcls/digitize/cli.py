@@ -26,6 +26,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--speed", type=float, default=None, help="paper speed, mm/s (default: read from the pulses)")
     p.add_argument("--gain", type=float, default=None, help="mm/mV (default: read the calibration pulse)")
     p.add_argument("--layout", default=None, help="force a layout instead of detecting it")
+    p.add_argument("--ink", default="classic", choices=["classic", "net", "auto"],
+                   help="trace pixels from a darkness threshold (classic) or the trace segmentation network (net)")
     p.add_argument("--no-overlay", action="store_true", help="do not write overlay PNGs")
     p.set_defaults(func=run)
 
@@ -81,11 +83,11 @@ def run(args: argparse.Namespace) -> int:
             stem = Path(name.replace("#page=", "_p")).stem
             try:
                 page = digitize(image, fs=args.fs, speed_mm_s=args.speed, gain_mm_mv=args.gain, layout=args.layout,
-                                name=name)
+                                name=name, ink=args.ink)
                 path = write_signal(page, out / stem, args.format)
                 if not args.no_overlay:
                     cv2.imwrite(str(out / f"{stem}_overlay.png"), cv2.cvtColor(page.overlay(), cv2.COLOR_RGB2BGR))
-                rows.append({"input": name, "status": "ok", "error": "", "layout": page.layout,
+                rows.append({"input": name, "status": page.status, "error": page.reason, "layout": page.layout_detail,
                              "quality": f"{page.quality:.3f}", "scale_method": page.scale_method,
                              "px_per_mm": f"{page.px_per_mm[0]:.3f}", "gain_mm_mv": page.gain_mm_mv,
                              "rotation_deg": f"{page.rotation_deg:.2f}", "output": str(path)})
@@ -96,8 +98,10 @@ def run(args: argparse.Namespace) -> int:
         w = csv.DictWriter(fh, fieldnames=SUMMARY_COLUMNS)
         w.writeheader()
         w.writerows(rows)
-    ok = sum(r["status"] == "ok" for r in rows)
-    print(f"digitized {ok} of {len(rows)} pictures into {out} ({failed} failed; see {out / 'summary.csv'})")
+    ok = sum(r["status"] in ("ok", "uncertain") for r in rows)
+    unsure = sum(r["status"] == "uncertain" for r in rows)
+    print(f"digitized {ok} of {len(rows)} pictures into {out} ({unsure} uncertain, {failed} failed; "
+          f"see {out / 'summary.csv'})")
     for r in rows:
         if r["status"] == "error":
             print(f"  error: {r['error']}", file=sys.stderr)

@@ -37,7 +37,11 @@ LAYOUTS_BY_ROWS: dict[int, tuple[str, ...]] = {3: ("3x4", "cabrera"), 4: ("3x4+I
                                                6: ("6x2", "3x4+3", "limb6", "chest6"), 7: ("6x2+II",),
                                                12: ("12x1",), 13: ("12x1+II",)}
 STANDARD_GAINS = (2.5, 5.0, 10.0, 20.0, 40.0)
+COMMON_GAINS = (5.0, 10.0, 20.0)
+WEAK_GRID = 0.4   # a grid this periodic or more is trusted over calibration pulses that disagree with it   # what a calibration pulse on a measured grid must show to count as one
 INK_METHODS = ("classic", "net")
+#: how the network's probabilities become ink (chosen on ecgcls's own validation renders, bench/digitize.py)
+NET_INK = {"mode": "gate", "support": 0.3, "support_px": 2, "long_side": None}
 
 #: bumped whenever the digitizer's output changes, so caches of digitized pictures are rebuilt
 DIGITIZER_VERSION = 8
@@ -137,8 +141,16 @@ def ink_map(sheet: Sheet, method: str = "classic", weights=None) -> InkMap:
         raise ValueError("ink='net' needs the picture: find_sheet(..., keep_image=True)")
     from ecgcls.digitize.segment import trace_probability
 
-    prob = trace_probability(sheet.image, weights)
-    ink = (np.maximum(prob[0], prob[1]) > 0.5) & (sheet.dark > 0.08)
+    prob = trace_probability(sheet.image, weights, NET_INK["long_side"])
+    p = np.maximum(prob[0], prob[1])
+    if NET_INK["mode"] == "net":
+        ink = (p > 0.5) & (sheet.dark > 0.08)
+    else:  # the darkness threshold's precise edges, kept only where the network sees trace nearby
+        import cv2
+
+        r = NET_INK["support_px"]
+        support = cv2.dilate((p > NET_INK["support"]).astype(np.uint8), np.ones((2 * r + 1, 2 * r + 1), np.uint8)) > 0
+        ink = ((sheet.dark > thr) | ((p > 0.5) & (sheet.dark > 0.08))) & support
     return InkMap(ink, "net", thr, prob)
 
 
@@ -146,8 +158,8 @@ def measure_scale(sheet: Sheet, ink: np.ndarray) -> Scale:
     """px per mm from the grid (both axes; a stretched or misread axis falls back to the other), else from the
     page width of a Letter page (refined by the calibration pulses later, see :func:`read_pulses`)."""
     h, w = sheet.dark.shape
-    ppm_x, ppm_y, _ = grid_spacing(sheet.image if sheet.image is not None else np.zeros((1, 1, 3), np.uint8), ink,
-                                   dark=sheet.dark)
+    ppm_x, ppm_y, strength = grid_spacing(sheet.image if sheet.image is not None else np.zeros((1, 1, 3), np.uint8),
+                                          ink, dark=sheet.dark)
     # a scale is plausible if the picture then spans 100-450 mm across (a page or a good part of one)
     ppm_x = ppm_x if ppm_x and 100 <= w / ppm_x <= 450 else None
     ppm_y = ppm_y if ppm_y and 60 <= h / ppm_y <= 450 else None
@@ -160,7 +172,7 @@ def measure_scale(sheet: Sheet, ink: np.ndarray) -> Scale:
     if ppm_x is None:
         ppm = w / PAPER_SIZES_MM["letter"][0]
         return Scale(ppm, ppm, "page_size")
-    return Scale(float(ppm_x), float(ppm_y), "grid")
+    return Scale(float(ppm_x), float(ppm_y), "grid", float(strength))
 
 
 def find_trace_rows(ink: np.ndarray, scale: Scale, layout: str | None = None, name: str = "picture") -> Rows:
@@ -235,15 +247,23 @@ def read_pulses(traces: list[RowTrace], pulses: list[tuple[float, float]], scale
     far more precisely than a 5 mm pulse, so the paper size the pulses agree with (within 3 %) is used, else the
     pulses themselves (cropped or odd-sized pictures)."""
     measured = [t.gain_mm_mv for t in traces if t.gain_mm_mv is not None]
+    if scale.method == "grid":
+        # on a measured grid a pulse is 1 mV at a standard gain; "pulses" of other heights are QRS complexes
+        # or text, and say nothing about gain, speed or scale
+        def real(g: float) -> bool:
+            return min(abs(np.log(g / s))) < 0.15 if (s := np.array(COMMON_GAINS)).size else False
+
+        pulses = [p for p, t in zip(pulses, [t for t in traces if t.gain_mm_mv is not None]) if real(t.gain_mm_mv)]
+        measured = [g for g in measured if real(g)]
     gain = gain_mm_mv or _snap_gain(float(np.median(measured)) if measured else None)
     speed = speed_mm_s
-    if scale.method == "grid" and len(pulses) >= 2:
+    if scale.method == "grid" and len(pulses) >= max(2, len(traces) // 2):
         # the grid and the pulses must agree: a 0.2 s pulse is 5 mm wide at 25 mm/s, 10 mm at 50. Where the
         # grid's scale makes every pulse another width, the "grid" was something else (text, JPEG blocks)
         pw_mm = float(np.median([p[0] for p in pulses])) / scale.ppm_x
         speeds = (speed_mm_s,) if speed_mm_s else (25.0, 50.0)
         fit = min(speeds, key=lambda v: abs(np.log(pw_mm / (0.2 * v))))
-        if abs(np.log(pw_mm / (0.2 * fit))) > 0.25:
+        if abs(np.log(pw_mm / (0.2 * fit))) > 0.25 and scale.strength < WEAK_GRID:
             scale = Scale(width_px / PAPER_SIZES_MM["letter"][0], width_px / PAPER_SIZES_MM["letter"][0], "page_size")
         else:
             speed = fit
@@ -275,8 +295,9 @@ def digitize(image: np.ndarray, fs: float = 500.0, speed_mm_s: float | None = No
     speed_mm_s : paper speed (mm/s); ``None`` reads it from the calibration pulses' width (25 or 50), else 25.
     gain_mm_mv : amplitude scale; ``None`` reads it from the calibration pulse (default 10 mm/mV).
     layout : force a layout name from :data:`ecgcls.geometry.LAYOUTS`; ``None`` detects it.
-    ink : 'classic' (darkness threshold) or 'net' (the trace segmentation network; ``weights`` a
-        ``traceseg.safetensors`` path, default the bundled one).
+    ink : 'classic' (darkness threshold), 'net' (the trace segmentation network; ``weights`` a
+        ``traceseg.safetensors`` path, default the bundled one) or 'auto' (classic, and where that page is refused
+        or uncertain also net, keeping the reading with the higher predicted SNR).
     drop_bad_leads : leads whose predicted SNR is below the quality model's ``drop_db`` become NaN.
 
     Raises :class:`DigitizeError` when no ECG trace rows can be found. A page that was read but whose quality
@@ -284,11 +305,30 @@ def digitize(image: np.ndarray, fs: float = 500.0, speed_mm_s: float | None = No
     """
     if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
         raise DigitizeError(f"{name}: expected an RGB uint8 (H, W, 3) array, got {image.dtype} {image.shape}")
-    if ink not in INK_METHODS:
-        raise ValueError(f"ink={ink!r}; choose from {', '.join(INK_METHODS)}")
+    if ink not in INK_METHODS + ("auto",):
+        raise ValueError(f"ink={ink!r}; choose from {', '.join(INK_METHODS + ('auto',))}")
+    if ink == "auto":  # the threshold where it reads well (fast, precise); the network where it does not
+        kw = dict(fs=fs, speed_mm_s=speed_mm_s, gain_mm_mv=gain_mm_mv, layout=layout, name=name,
+                  keep_image=keep_image, weights=weights, drop_bad_leads=drop_bad_leads)
+        try:
+            first = digitize(image, ink="classic", **kw)
+        except DigitizeError:
+            first = None
+        if first is not None and first.status == "ok":
+            return first
+        try:
+            second = digitize(image, ink="net", **kw)
+        except DigitizeError:
+            if first is None:
+                raise
+            return first
+        if first is None:
+            return second
+        return max((first, second), key=lambda d: np.mean(list(d.lead_snr_pred.values()) or [-20.0]))
     sheet = find_sheet(image, keep_image=keep_image or ink == "net")
     inkmap = ink_map(sheet, ink, weights)
-    scale = measure_scale(sheet, inkmap.ink)
+    # the grid is measured on what is neither ink by either map nor darker than the classic threshold
+    scale = measure_scale(sheet, inkmap.ink | (sheet.dark > inkmap.threshold))
     h, w = inkmap.ink.shape
     for attempt in range(2):  # the pulses may correct the scale; rows are then found again at the right one
         mask = clean_ink(inkmap.ink, scale.ppm_y)

@@ -53,6 +53,7 @@ class Scale:
     ppm_x: float
     ppm_y: float
     method: str
+    strength: float = 0.0   # the grid's periodicity (autocorrelation at its pitch, weaker axis), 0..1
 
 
 @dataclass

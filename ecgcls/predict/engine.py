@@ -24,6 +24,8 @@ from tqdm.auto import tqdm
 from ecgcls.data.transforms import resample_nan
 
 HEAD = ["path", "status", "error", "layout", "quality"]
+#: statuses of pages that were read (and get probabilities); 'uncertain' carries its reason in the error column
+READ = ("ok", "uncertain")
 
 
 @dataclass
@@ -68,10 +70,13 @@ def digitize_file(path: str, fs_model: int, n_samples: int, dig_kw: dict, overla
             if image_prep is not None:
                 from ecgcls.data.images import preprocess
                 picture = preprocess(image, *image_prep)
-            out.append(PageResult(name, "ok", "", d.layout, d.quality, sig,
+            # 'uncertain': read, but its quality predicts a poor reading; probabilities are still given, with the reason
+            out.append(PageResult(name, d.status, d.reason, d.layout_detail, d.quality, sig,
                                   {"scale_method": d.scale_method, "px_per_mm": d.px_per_mm, "gain_mm_mv": d.gain_mm_mv,
-                                   "rotation_deg": d.rotation_deg, "lead_quality": d.lead_quality,
-                                   "start_times": d.start_times}, picture))
+                                   "speed_mm_s": d.speed_mm_s, "rotation_deg": d.rotation_deg,
+                                   "lead_quality": d.lead_quality, "lead_snr_pred_db": d.lead_snr_pred,
+                                   "start_times": d.start_times, "ink": d.ink, "column_timing": d.column_timing},
+                                  picture))
     except ImageError as exc:
         out.append(PageResult(path, "error", str(exc)))
     except Exception as exc:  # never let one file stop the batch; say what happened
@@ -150,12 +155,12 @@ def run_predict(input: str, output: str, model: str = "cnn1d", batch_size: int =
     jl = open(Path(output).with_suffix(".jsonl"), "a", encoding="utf-8") if jsonl else None
     workers = workers or os.cpu_count() or 1
     dig_kw = dict(digitize or {})
-    counts = {"ok": 0, "error": 0}
+    counts = {"ok": 0, "uncertain": 0, "error": 0}
     errors: list[str] = []
     torch.set_num_threads(max(1, (os.cpu_count() or 1)))
 
     def emit(results: list[PageResult]) -> None:
-        ok = [r for r in results if r.status == "ok"]
+        ok = [r for r in results if r.status in READ]
         probs = np.zeros((0, len(net.classes)))
         if ok:
             from ecgcls.data.images import to_tensor
@@ -169,14 +174,15 @@ def run_predict(input: str, output: str, model: str = "cnn1d", batch_size: int =
         k = 0
         for r in results:
             row = {"path": r.path, "status": r.status, "error": r.error}
-            if r.status == "ok":
+            if r.status in READ:
                 p = probs[k]
                 k += 1
                 row.update(layout=r.layout, quality=f"{r.quality:.3f}",
                            labels=";".join(c for c, v, t in zip(net.classes, p, thresholds) if v >= t))
                 row.update({f"p_{c}": f"{v:.4f}" for c, v in zip(net.classes, p)})
                 if jl:
-                    jl.write(json.dumps({"path": r.path, "layout": r.layout, "quality": r.quality,
+                    jl.write(json.dumps({"path": r.path, "status": r.status, "reason": r.error,
+                                         "layout": r.layout, "quality": r.quality,
                                          "probs": dict(zip(net.classes, map(float, p))), **(r.extra or {})}) + "\n")
                     jl.flush()
             else:
