@@ -10,9 +10,9 @@ from ecgcls.digitize.grid import darkness, grid_spacing, ink_threshold
 from ecgcls.digitize.pipeline import find_sheet, find_trace_rows, ink_map, measure_scale, read_pulses, trace_rows
 from ecgcls.digitize.grid import clean_ink
 from ecgcls.geometry import LAYOUTS, get_layout
-from ecgcls.metrics import signal_snr
 from ecgcls.render import RenderConfig, render
 
+from test_digitize import _snr
 from test_render import synthetic_ecg
 
 FS = 500
@@ -23,11 +23,6 @@ EIK_STYLE = dict(pulse="attached", label_pos="below", separator="bar", frame=Tru
 @pytest.fixture(scope="module")
 def sig():
     return synthetic_ecg(3)
-
-
-def _snr(page, d, sig):
-    ref = np.where(page.layout.coverage(FS, sig.shape[1]), sig, np.nan)
-    return signal_snr(ref, d.record.signal, FS)[0]
 
 
 @pytest.mark.parametrize("dpi", [150.0, 110.0, 300.0])
