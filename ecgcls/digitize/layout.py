@@ -181,6 +181,23 @@ def register_columns(layout: Layout, seg_sigs: list[np.ndarray | None], fs: floa
     return layout, "consecutive"
 
 
+def strip_residuals(choice: LayoutChoice) -> list[float]:
+    """For each rhythm strip of the chosen layout, how well it repeats its lead's column segment (residual, see
+    :func:`_residual`; 2.0 where they share too few samples): a real strip repeats it, a stray row does not."""
+    lay, sigs = choice.layout, choice.segments
+    out = []
+    for r in lay.rhythm_rows:
+        k = next(i for i, seg in enumerate(lay.segments) if seg.row == r)
+        best = 2.0
+        for seg, sig in zip(lay.segments, sigs):
+            if seg.row in lay.rhythm_rows or seg.lead != lay.segments[k].lead or sig is None or sigs[k] is None:
+                continue
+            res = _residual(sigs[k], -sig if seg.inverted else sig)
+            best = min(best, res) if res is not None else best
+        out.append(best)
+    return out
+
+
 def choose_layout(rows: list[RowTrace], candidates: tuple[str, ...], ppm_x: float, ppm_y: float, speed: float,
                   gain: float, fs: float, n: int, window_s: float) -> LayoutChoice:
     """Assemble the rows under every candidate layout (shown over ``window_s`` seconds) and keep the one whose

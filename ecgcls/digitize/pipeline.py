@@ -25,7 +25,7 @@ import numpy as np
 
 from ecgcls.digitize.grid import (clean_ink, darkness, deskew, estimate_skew, find_page_quad, grid_spacing,
                                   ink_threshold, quad_is_rectangle, rectify)
-from ecgcls.digitize.layout import choose_layout
+from ecgcls.digitize.layout import choose_layout, strip_residuals
 from ecgcls.digitize.quality import assess
 from ecgcls.digitize.stages import (DigitizedPage, DigitizeError, InkMap, Pulses, Rows, RowTrace, Scale, Sheet)
 from ecgcls.digitize.trace import claimed_pixels, column_runs, find_rows, follow_trace
@@ -38,7 +38,8 @@ LAYOUTS_BY_ROWS: dict[int, tuple[str, ...]] = {3: ("3x4", "cabrera"), 4: ("3x4+I
                                                12: ("12x1",), 13: ("12x1+II",)}
 STANDARD_GAINS = (2.5, 5.0, 10.0, 20.0, 40.0)
 COMMON_GAINS = (5.0, 10.0, 20.0)
-WEAK_GRID = 0.4   # a grid this periodic or more is trusted over calibration pulses that disagree with it   # what a calibration pulse on a measured grid must show to count as one
+WEAK_GRID = 0.4
+STRIP_MATCH = 0.6   # a rhythm strip must repeat its lead's column segment at least this well (residual)   # a grid this periodic or more is trusted over calibration pulses that disagree with it   # what a calibration pulse on a measured grid must show to count as one
 INK_METHODS = ("classic", "net")
 #: how the network's probabilities become ink (chosen on ecgcls's own validation renders, bench/digitize.py)
 NET_INK = {"mode": "gate", "support": 0.3, "support_px": 2, "long_side": None}
@@ -349,6 +350,17 @@ def digitize(image: np.ndarray, fs: float = 500.0, speed_mm_s: float | None = No
     window = 10.0 if extent_s > 7.0 else float(max(1.0, np.round(extent_s)))
     choice = choose_layout(traces, rows.candidates, scale.ppm_x, scale.ppm_y, speed, pulses.gain_mm_mv, fs, n,
                            window)
+    fewer = len(traces) - 1
+    if layout is None and fewer in LAYOUTS_BY_ROWS and LAYOUTS[rows.candidates[0]].rhythm_rows:
+        # a rhythm strip, or a stray row (header, shadow, footer text)? A strip that repeats no column segment
+        # is no strip: drop the row the least of whose width was traced and read the page without it
+        cover = [float(np.isfinite(t.y).mean()) for t in traces]
+        drop = int(np.argmin(cover))
+        kept = [t for i, t in enumerate(traces) if i != drop]
+        alt = choose_layout(kept, LAYOUTS_BY_ROWS[fewer], scale.ppm_x, scale.ppm_y, speed, pulses.gain_mm_mv, fs, n,
+                            window)
+        if max(strip_residuals(choice)) > STRIP_MATCH:
+            choice, traces = alt, kept
     quality = assess(choice, traces, scale, fs, n, method=inkmap.method)
     sig = choice.signal
     for lead in (quality.dropped if drop_bad_leads else []):  # read too badly: unknown, not wrong numbers
