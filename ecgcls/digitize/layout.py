@@ -115,12 +115,13 @@ def _assemble(layout: Layout, rows: list[RowTrace], ppm_x: float, ppm_y: float, 
     return (*_combine(layout, seg_sigs, n), seg_sigs)
 
 
-def identify_rhythm_leads(layout: Layout, seg_sigs: list[np.ndarray | None], accept: float = 0.6,
-                          margin: float = 0.1) -> Layout:
+def identify_rhythm_leads(layout: Layout, seg_sigs: list[np.ndarray | None], accept: float = 0.45,
+                          margin: float = 0.1, keep_default: float = 0.6) -> Layout:
     """Which lead each rhythm strip shows, read from the page: the strip must repeat, over the seconds they
     share, the column segment of its lead. The lead whose segment it matches best (residual, see
-    :func:`_residual`) replaces the table's default when it matches well (< ``accept``) and clearly better
-    than the default (by ``margin``)."""
+    :func:`_residual`) replaces the table's default only when the default does not match (residual ≥
+    ``keep_default``: a poorly read page leaves every residual mediocre, and then the usual lead II is the
+    better guess), the other matches well (< ``accept``) and clearly better (by ``margin``)."""
     if not layout.rhythm_rows:
         return layout
     grid = [(seg, sig) for seg, sig in zip(layout.segments, seg_sigs) if seg.row not in layout.rhythm_rows]
@@ -136,7 +137,8 @@ def identify_rhythm_leads(layout: Layout, seg_sigs: list[np.ndarray | None], acc
             if res is not None:
                 score[seg.lead] = min(score.get(seg.lead, np.inf), res)
         best = min(score, key=score.get) if score else default
-        ok = score.get(best, np.inf) < accept and score.get(best, np.inf) + margin < score.get(default, np.inf)
+        d = score.get(default, np.inf)
+        ok = d >= keep_default and score.get(best, np.inf) < accept and score.get(best, np.inf) + margin < d
         leads.append(best if ok else default)
     return layout.with_rhythm_leads(leads)
 

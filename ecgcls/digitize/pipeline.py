@@ -37,9 +37,9 @@ LAYOUTS_BY_ROWS: dict[int, tuple[str, ...]] = {3: ("3x4", "cabrera"), 4: ("3x4+I
                                                6: ("6x2", "3x4+3", "limb6", "chest6"), 7: ("6x2+II",),
                                                12: ("12x1",), 13: ("12x1+II",)}
 STANDARD_GAINS = (2.5, 5.0, 10.0, 20.0, 40.0)
-COMMON_GAINS = (5.0, 10.0, 20.0)
-WEAK_GRID = 0.4
-STRIP_MATCH = 0.6   # a rhythm strip must repeat its lead's column segment at least this well (residual)   # a grid this periodic or more is trusted over calibration pulses that disagree with it   # what a calibration pulse on a measured grid must show to count as one
+COMMON_GAINS = (5.0, 10.0, 20.0)  # what a calibration pulse on a measured grid must show to count as one
+WEAK_GRID = 0.4     # a grid this periodic or more is trusted over calibration pulses that disagree with it
+STRIP_MATCH = 0.85  # a rhythm strip must repeat its lead's column segment at least this well (unrelated: ~1.0)
 INK_METHODS = ("classic", "net")
 #: how the network's probabilities become ink (chosen on ecgcls's own validation renders, bench/digitize.py)
 NET_INK = {"mode": "gate", "support": 0.3, "support_px": 2, "long_side": None}
