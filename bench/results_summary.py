@@ -15,7 +15,7 @@ def summarize(path: Path) -> tuple[dict, list[str]]:
     data = json.loads(path.read_text())
     out, md = {}, [f"# {path.stem}", ""]
     for key, val in data.items():
-        if isinstance(val, dict) and ("summary" in val or "snr_db" in val):
+        if isinstance(val, dict) and ("summary" in val or "snr_db" in val or "real_images" in val):
             s = val.get("summary") or {k: v for k, v in val.items() if k not in ("pages",)}
             out[key] = s
             md.append(f"## ink={key}")
