@@ -14,7 +14,7 @@ import argparse
 import os
 import sys
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
@@ -99,8 +99,7 @@ def main() -> None:
                  "snr_db_read": round(float(np.mean([r["snr"] for r in rs if r["status"] != "error"] or [0])), 2),
                  "refused": sum(r["status"] == "error" for r in rs),
                  "uncertain": sum(r["status"] == "uncertain" for r in rs),
-                 "layout_read": dict(sorted(defaultdict(int, {k: sum(r["layout"] == k for r in rs)
-                                                              for k in {r["layout"] for r in rs}}).items()))}
+                 "layout_read": dict(sorted(Counter(r["layout"] for r in rs).items()))}
             summary[key] = s
             print(f"[{ink:7s}] {key:18s} n={s['n']:3d}  SNR {s['snr_db']:6.2f} dB (read pages {s['snr_db_read']:6.2f})  "
                   f"refused {s['refused']:2d}  uncertain {s['uncertain']:2d}  layouts {s['layout_read']}")

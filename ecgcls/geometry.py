@@ -81,6 +81,16 @@ class Layout:
                      for s in self.segments)
         return replace(self, segments=segs)
 
+    @property
+    def strip_segments(self) -> tuple[int, ...]:
+        """Index in :attr:`segments` of each rhythm strip, in :attr:`rhythm_rows` order."""
+        return tuple(next(i for i, s in enumerate(self.segments) if s.row == r) for r in self.rhythm_rows)
+
+    @property
+    def rhythm_leads(self) -> tuple[str, ...]:
+        """The lead each rhythm strip shows, in row order."""
+        return tuple(self.segments[k].lead for k in self.strip_segments)
+
     def with_rhythm_leads(self, leads: Sequence[str]) -> "Layout":
         """The same layout with its rhythm strips (in row order) showing ``leads``."""
         if len(leads) != len(self.rhythm_rows):

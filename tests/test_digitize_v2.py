@@ -101,9 +101,10 @@ def test_stages_one_by_one(sig):
     mask = clean_ink(ink.ink, scale.ppm_y)
     rows = find_trace_rows(mask, scale)
     assert len(rows.y) == 4 and rows.candidates == ("3x4+II", "cabrera+II")
-    traces, pulses = trace_rows(mask, sheet.dark, rows, scale)
+    traces = trace_rows(mask, sheet.dark, rows, scale)
+    pulses = [t.pulse_px for t in traces if t.pulse_px is not None]
     assert len(traces) == 4 and len(pulses) == 4
-    p, scale2 = read_pulses(traces, pulses, scale, mask.shape[1])
+    p, scale2 = read_pulses(traces, scale, mask.shape[1])
     assert p.gain_mm_mv == 10.0 and p.speed_mm_s == 25.0 and scale2 == scale
     with pytest.raises(ValueError, match="ink="):
         ink_map(sheet, "magic")

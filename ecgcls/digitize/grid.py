@@ -147,15 +147,19 @@ def _refine(profile: np.ndarray, period: float, mult: int = 10) -> float:
     return new if abs(new / period - 1) < 0.05 else period
 
 
-def grid_spacing(image: np.ndarray, ink: np.ndarray | None = None, page_mm: tuple[float, float] = (100.0, 450.0),
+def grid_spacing(image: np.ndarray | None, ink: np.ndarray | None = None, page_mm: tuple[float, float] = (100.0, 450.0),
                  dark: np.ndarray | None = None) -> tuple[float | None, float | None, float]:
     """Grid pitch as px per mm on (x, y), or None where no grid is seen, plus a strength in [0, 1].
 
     The grid shows as faint periodic lines (coloured or grey): we take the darkness of non-ink pixels,
     average it along each axis and find the period by autocorrelation. A 5 mm (major-only) period is
-    told from a 1 mm one by the page width it implies (``page_mm`` range).
+    told from a 1 mm one by the page width it implies (``page_mm`` range). ``image`` may be None when ``dark``
+    (its :func:`darkness`) is given.
     """
-    dark = darkness(image) if dark is None else dark
+    if dark is None:
+        if image is None:
+            raise ValueError("grid_spacing needs the picture or its darkness map")
+        dark = darkness(image)
     if ink is not None:
         dark = np.where(ink, 0.0, dark)
     dark = np.where(dark > 0.6, 0.0, dark)  # leftover ink / text

@@ -115,6 +115,22 @@ def _assemble(layout: Layout, rows: list[RowTrace], ppm_x: float, ppm_y: float, 
     return (*_combine(layout, seg_sigs, n), seg_sigs)
 
 
+def _strip_scores(layout: Layout, seg_sigs: list[np.ndarray | None], k: int) -> dict[str, float]:
+    """How well the rhythm strip ``layout.segments[k]`` repeats each lead's column segments: the lowest residual
+    (see :func:`_residual`) per lead over the seconds they share; leads sharing too few samples are absent."""
+    strip = seg_sigs[k]
+    score: dict[str, float] = {}
+    if strip is None:
+        return score
+    for seg, sig in zip(layout.segments, seg_sigs):
+        if seg.row in layout.rhythm_rows or sig is None:
+            continue
+        res = _residual(strip, -sig if seg.inverted else sig)
+        if res is not None:
+            score[seg.lead] = min(score.get(seg.lead, np.inf), res)
+    return score
+
+
 def identify_rhythm_leads(layout: Layout, seg_sigs: list[np.ndarray | None], accept: float = 0.45,
                           margin: float = 0.1, keep_default: float = 0.6) -> Layout:
     """Which lead each rhythm strip shows, read from the page: the strip must repeat, over the seconds they
@@ -124,18 +140,10 @@ def identify_rhythm_leads(layout: Layout, seg_sigs: list[np.ndarray | None], acc
     better guess), the other matches well (< ``accept``) and clearly better (by ``margin``)."""
     if not layout.rhythm_rows:
         return layout
-    grid = [(seg, sig) for seg, sig in zip(layout.segments, seg_sigs) if seg.row not in layout.rhythm_rows]
     leads = []
-    for r in layout.rhythm_rows:
-        k = next(i for i, seg in enumerate(layout.segments) if seg.row == r)
-        default, strip = layout.segments[k].lead, seg_sigs[k]
-        score: dict[str, float] = {}
-        for seg, sig in grid:
-            if strip is None or sig is None:
-                continue
-            res = _residual(strip, -sig if seg.inverted else sig)
-            if res is not None:
-                score[seg.lead] = min(score.get(seg.lead, np.inf), res)
+    for k in layout.strip_segments:
+        default = layout.segments[k].lead
+        score = _strip_scores(layout, seg_sigs, k)
         best = min(score, key=score.get) if score else default
         d = score.get(default, np.inf)
         ok = d >= keep_default and score.get(best, np.inf) < accept and score.get(best, np.inf) + margin < d
@@ -186,18 +194,8 @@ def register_columns(layout: Layout, seg_sigs: list[np.ndarray | None], fs: floa
 def strip_residuals(choice: LayoutChoice) -> list[float]:
     """For each rhythm strip of the chosen layout, how well it repeats its lead's column segment (residual, see
     :func:`_residual`; 2.0 where they share too few samples): a real strip repeats it, a stray row does not."""
-    lay, sigs = choice.layout, choice.segments
-    out = []
-    for r in lay.rhythm_rows:
-        k = next(i for i, seg in enumerate(lay.segments) if seg.row == r)
-        best = 2.0
-        for seg, sig in zip(lay.segments, sigs):
-            if seg.row in lay.rhythm_rows or seg.lead != lay.segments[k].lead or sig is None or sigs[k] is None:
-                continue
-            res = _residual(sigs[k], -sig if seg.inverted else sig)
-            best = min(best, res) if res is not None else best
-        out.append(best)
-    return out
+    lay = choice.layout
+    return [_strip_scores(lay, choice.segments, k).get(lay.segments[k].lead, 2.0) for k in lay.strip_segments]
 
 
 def choose_layout(rows: list[RowTrace], candidates: tuple[str, ...], ppm_x: float, ppm_y: float, speed: float,

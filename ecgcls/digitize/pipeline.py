@@ -159,8 +159,7 @@ def measure_scale(sheet: Sheet, ink: np.ndarray) -> Scale:
     """px per mm from the grid (both axes; a stretched or misread axis falls back to the other), else from the
     page width of a Letter page (refined by the calibration pulses later, see :func:`read_pulses`)."""
     h, w = sheet.dark.shape
-    ppm_x, ppm_y, strength = grid_spacing(sheet.image if sheet.image is not None else np.zeros((1, 1, 3), np.uint8),
-                                          ink, dark=sheet.dark)
+    ppm_x, ppm_y, strength = grid_spacing(sheet.image, ink, dark=sheet.dark)
     # a scale is plausible if the picture then spans 100-450 mm across (a page or a good part of one)
     ppm_x = ppm_x if ppm_x and 100 <= w / ppm_x <= 450 else None
     ppm_y = ppm_y if ppm_y and 60 <= h / ppm_y <= 450 else None
@@ -205,10 +204,10 @@ def find_trace_rows(ink: np.ndarray, scale: Scale, layout: str | None = None, na
 
 
 def trace_rows(ink: np.ndarray, dark: np.ndarray, rows: Rows, scale: Scale, speed_mm_s: float | None = None
-               ) -> tuple[list[RowTrace], list[tuple[float, float]]]:
+               ) -> list[RowTrace]:
     """Follow each row's trace (Viterbi over column ink runs; a second pass makes a trace another row took
-    cost extra) and read its calibration pulse. The pulse is cut from the row: the row's signal starts where
-    its trace starts after the pulse. Returns the rows and the pulses' (width, height) px."""
+    cost extra) and read its calibration pulse (``gain_mm_mv``, ``pulse_px``). The pulse is cut from the row:
+    the row's signal starts where its trace starts after the pulse."""
     h, w = ink.shape
     pitch = rows.pitch
     bands = [(int(max(0, y0 - 1.2 * pitch)), int(min(h, y0 + 1.2 * pitch))) for y0 in rows.y]
@@ -218,14 +217,11 @@ def trace_rows(ink: np.ndarray, dark: np.ndarray, rows: Rows, scale: Scale, spee
         first = [follow_trace(ink[a:b], y0 - a, pitch, runs=rr)[:2] for y0, (a, b), rr in zip(rows.y, bands, runs)]
         claims = claimed_pixels((h, w), [(a, t, bt) for (a, _), (t, bt) in zip(bands, first)])
     out: list[RowTrace] = []
-    pulses: list[tuple[float, float]] = []
     for r, (y0, (a, b)) in enumerate(zip(rows.y, bands)):
         others = None if claims is None else (claims[a:b] & np.uint16(~(1 << r) & 0xFFFF)) != 0
         top, bot, val = follow_trace(ink[a:b], y0 - a, pitch, dark_band=dark[a:b], others=others, runs=runs[r])
         top, bot, val = top + a, bot + a, val + a
         g, start, pulse = _calibration(top, bot, scale.ppm_x, scale.ppm_y, speed_mm_s)
-        if pulse is not None:
-            pulses.append(pulse)
         valid = np.flatnonzero(np.isfinite(val))
         if valid.size == 0:
             out.append(RowTrace(y0, np.arange(w, dtype=float), val, 0.0, 0.0, None))
@@ -236,26 +232,25 @@ def trace_rows(ink: np.ndarray, dark: np.ndarray, rows: Rows, scale: Scale, spee
         ok = np.isfinite(top) & np.isfinite(bot)
         path_px = float(np.sum(bot[ok] - top[ok] + 1)) if ok.any() else 0.0
         clutter = float(np.log1p(max(0.0, float(ink[a:b].sum()) - path_px) / max(path_px, 1.0)))
-        out.append(RowTrace(float(y0), np.arange(w, dtype=float), y_vals, x_start, float(valid[-1]), g, clutter))
-    return out, pulses
+        out.append(RowTrace(float(y0), np.arange(w, dtype=float), y_vals, x_start, float(valid[-1]), g, clutter,
+                            pulse))
+    return out
 
 
-def read_pulses(traces: list[RowTrace], pulses: list[tuple[float, float]], scale: Scale, width_px: int,
-                speed_mm_s: float | None = None, gain_mm_mv: float | None = None) -> tuple[Pulses, Scale]:
+def read_pulses(traces: list[RowTrace], scale: Scale, width_px: int, speed_mm_s: float | None = None,
+                gain_mm_mv: float | None = None) -> tuple[Pulses, Scale]:
     """The gain the pulses show (or ``gain_mm_mv`` when given), the paper speed (``speed_mm_s``, or read from
     the pulses' width on the grid: 5 mm → 25 mm/s, 10 mm → 50 mm/s; 25 when unknown) and, without a grid, the
     scale they imply: 0.2 s wide → px per second, 1 mV tall → px per mV. A whole page of a standard size measures
     far more precisely than a 5 mm pulse, so the paper size the pulses agree with (within 3 %) is used, else the
     pulses themselves (cropped or odd-sized pictures)."""
-    measured = [t.gain_mm_mv for t in traces if t.gain_mm_mv is not None]
+    with_pulse = [t for t in traces if t.pulse_px is not None]
     if scale.method == "grid":
         # on a measured grid a pulse is 1 mV at a standard gain; "pulses" of other heights are QRS complexes
         # or text, and say nothing about gain, speed or scale
-        def real(g: float) -> bool:
-            return min(abs(np.log(g / s))) < 0.15 if (s := np.array(COMMON_GAINS)).size else False
-
-        pulses = [p for p, t in zip(pulses, [t for t in traces if t.gain_mm_mv is not None]) if real(t.gain_mm_mv)]
-        measured = [g for g in measured if real(g)]
+        with_pulse = [t for t in with_pulse if min(abs(np.log(t.gain_mm_mv / g)) for g in COMMON_GAINS) < 0.15]
+    measured = [t.gain_mm_mv for t in with_pulse]
+    pulses = [t.pulse_px for t in with_pulse]
     gain = gain_mm_mv or _snap_gain(float(np.median(measured)) if measured else None)
     speed = speed_mm_s
     if scale.method == "grid" and len(pulses) >= max(2, len(traces) // 2):
@@ -308,25 +303,32 @@ def digitize(image: np.ndarray, fs: float = 500.0, speed_mm_s: float | None = No
         raise DigitizeError(f"{name}: expected an RGB uint8 (H, W, 3) array, got {image.dtype} {image.shape}")
     if ink not in INK_METHODS + ("auto",):
         raise ValueError(f"ink={ink!r}; choose from {', '.join(INK_METHODS + ('auto',))}")
-    if ink == "auto":  # the threshold where it reads well (fast, precise); the network where it does not
-        kw = dict(fs=fs, speed_mm_s=speed_mm_s, gain_mm_mv=gain_mm_mv, layout=layout, name=name,
-                  keep_image=keep_image, weights=weights, drop_bad_leads=drop_bad_leads)
-        try:
-            first = digitize(image, ink="classic", **kw)
-        except DigitizeError:
-            first = None
-        if first is not None and first.status == "ok":
-            return first
-        try:
-            second = digitize(image, ink="net", **kw)
-        except DigitizeError:
-            if first is None:
-                raise
-            return first
+    sheet = find_sheet(image, keep_image=keep_image or ink != "classic")  # one sheet for both ink maps
+    kw = dict(fs=fs, speed_mm_s=speed_mm_s, gain_mm_mv=gain_mm_mv, layout=layout, name=name,
+              keep_image=keep_image, weights=weights, drop_bad_leads=drop_bad_leads)
+    if ink != "auto":
+        return _read(sheet, ink, **kw)
+    # auto: the threshold where it reads well (fast, precise); the network where it does not
+    try:
+        first = _read(sheet, "classic", **kw)
+    except DigitizeError:
+        first = None
+    if first is not None and first.status == "ok":
+        return first
+    try:
+        second = _read(sheet, "net", **kw)
+    except DigitizeError:
         if first is None:
-            return second
-        return max((first, second), key=lambda d: np.mean(list(d.lead_snr_pred.values()) or [-20.0]))
-    sheet = find_sheet(image, keep_image=keep_image or ink == "net")
+            raise
+        return first
+    if first is None:
+        return second
+    return max((first, second), key=lambda d: np.mean(list(d.lead_snr_pred.values()) or [-20.0]))
+
+
+def _read(sheet: Sheet, ink: str, fs: float, speed_mm_s: float | None, gain_mm_mv: float | None, layout: str | None,
+          name: str, keep_image: bool, weights, drop_bad_leads: bool) -> DigitizedPage:
+    """The stages after :func:`find_sheet`, with one ink map (see :func:`digitize`)."""
     inkmap = ink_map(sheet, ink, weights)
     # the grid is measured on what is neither ink by either map nor darker than the classic threshold
     scale = measure_scale(sheet, inkmap.ink | (sheet.dark > inkmap.threshold))
@@ -334,12 +336,12 @@ def digitize(image: np.ndarray, fs: float = 500.0, speed_mm_s: float | None = No
     for attempt in range(2):  # the pulses may correct the scale; rows are then found again at the right one
         mask = clean_ink(inkmap.ink, scale.ppm_y)
         rows = find_trace_rows(mask, scale, layout, name)
-        traces, pulse_sizes = trace_rows(mask, sheet.dark, rows, scale, speed_mm_s)
+        traces = trace_rows(mask, sheet.dark, rows, scale, speed_mm_s)
         extents = [r.x_end - r.x_start for r in traces]
         if np.median(extents) < 0.35 * w:
             raise DigitizeError(f"{name}: no ECG trace rows found (ink rows span only {np.median(extents) / w:.0%} "
                                 "of the picture's width)")
-        pulses, new_scale = read_pulses(traces, pulse_sizes, scale, w, speed_mm_s, gain_mm_mv)
+        pulses, new_scale = read_pulses(traces, scale, w, speed_mm_s, gain_mm_mv)
         changed = abs(np.log(new_scale.ppm_y / scale.ppm_y)) > 0.2
         scale = new_scale
         if not changed:
@@ -351,16 +353,15 @@ def digitize(image: np.ndarray, fs: float = 500.0, speed_mm_s: float | None = No
     choice = choose_layout(traces, rows.candidates, scale.ppm_x, scale.ppm_y, speed, pulses.gain_mm_mv, fs, n,
                            window)
     fewer = len(traces) - 1
-    if layout is None and fewer in LAYOUTS_BY_ROWS and LAYOUTS[rows.candidates[0]].rhythm_rows:
+    if (layout is None and fewer in LAYOUTS_BY_ROWS and LAYOUTS[rows.candidates[0]].rhythm_rows
+            and max(strip_residuals(choice)) > STRIP_MATCH):
         # a rhythm strip, or a stray row (header, shadow, footer text)? A strip that repeats no column segment
         # is no strip: drop the row the least of whose width was traced and read the page without it
         cover = [float(np.isfinite(t.y).mean()) for t in traces]
         drop = int(np.argmin(cover))
-        kept = [t for i, t in enumerate(traces) if i != drop]
-        alt = choose_layout(kept, LAYOUTS_BY_ROWS[fewer], scale.ppm_x, scale.ppm_y, speed, pulses.gain_mm_mv, fs, n,
-                            window)
-        if max(strip_residuals(choice)) > STRIP_MATCH:
-            choice, traces = alt, kept
+        traces = [t for i, t in enumerate(traces) if i != drop]
+        choice = choose_layout(traces, LAYOUTS_BY_ROWS[fewer], scale.ppm_x, scale.ppm_y, speed, pulses.gain_mm_mv,
+                               fs, n, window)
     quality = assess(choice, traces, scale, fs, n, method=inkmap.method)
     sig = choice.signal
     for lead in (quality.dropped if drop_bad_leads else []):  # read too badly: unknown, not wrong numbers
@@ -369,14 +370,11 @@ def digitize(image: np.ndarray, fs: float = 500.0, speed_mm_s: float | None = No
     for i, lead in enumerate(LEADS):
         got = np.flatnonzero(np.isfinite(sig[i]))
         starts[lead] = float(got[0] / fs) if got.size else None
-    lay = choice.layout
-    rhythm = tuple(lay.segments[next(i for i, sg in enumerate(lay.segments) if sg.row == r)].lead
-                   for r in lay.rhythm_rows)
     return DigitizedPage(Record(sig, fs, id=name), choice.name, choice.scores, (scale.ppm_x, scale.ppm_y),
                          scale.method, sheet.rotation_deg, sheet.rectified, pulses.gain_mm_mv, speed,
                          quality.lead_quality, quality.quality, starts, traces,
-                         sheet.image if keep_image else None, rhythm, choice.timing, quality.status, quality.reason,
-                         inkmap.method, quality.lead_snr_pred, quality.features)
+                         sheet.image if keep_image else None, choice.layout.rhythm_leads, choice.timing,
+                         quality.status, quality.reason, inkmap.method, quality.lead_snr_pred, quality.features)
 
 
 __all__ = ["DIGITIZER_VERSION", "DigitizeError", "DigitizedPage", "digitize", "find_sheet", "ink_map",

@@ -20,7 +20,6 @@ DEFAULT_TRACE_NET = Path(__file__).resolve().parents[1] / "weights" / "traceseg.
 @functools.lru_cache(maxsize=4)
 def load_trace_net(path: str | Path | None = None):
     """(network in eval mode, bundle metadata) from ``traceseg.safetensors`` + ``traceseg.json``."""
-    import torch
     from safetensors.torch import load_file
 
     from ecgcls.models import create
@@ -35,7 +34,6 @@ def load_trace_net(path: str | Path | None = None):
     net = create(cfg.pop("name", "traceseg"), **cfg)
     net.load_state_dict({k: v.float() for k, v in load_file(str(path)).items()})
     net.eval()
-    torch.set_grad_enabled(True)  # loading must not change the caller's autograd mode
     return net, meta
 
 

@@ -4,7 +4,7 @@
     ink_map    → InkMap       (which pixels are trace: classic threshold or the trace network)
     measure_scale → Scale     (px per mm from the grid; calibration pulses or page size without one)
     find_trace_rows → Rows    (baselines, row pitch, candidate layouts)
-    trace_rows → list[RowTrace] + Pulses   (each row's trace and its calibration pulse)
+    trace_rows → list[RowTrace]; read_pulses → Pulses   (each row's trace and calibration pulse; gain, speed)
     choose_layout → LayoutChoice            (layout, rhythm leads, column timing, assembled signal)
     assess     → Assessment   (per-lead and page quality, status and reason)
 """
@@ -76,6 +76,7 @@ class RowTrace:
     x_end: float
     gain_mm_mv: float | None
     clutter: float = 0.0   # ink in the row's band that its path does not explain, per path pixel (log1p)
+    pulse_px: tuple[float, float] | None = None   # its calibration pulse's (width, height) px, when found
 
 
 @dataclass
