@@ -1,114 +1,218 @@
-"""Classifiers on *pictures*: render held-out test records in each layout, digitize, predict, score.
+"""Classifiers on *pictures*, through ``run_predict`` exactly as a user runs it: macro AUROC per set and layout,
+spread over layouts, coverage (pages that got an answer), ECE, and AFIB AUROC.
 
-    python bench/eval_pictures.py [--n 308] [--layouts 3x4+II 6x2 12x1 cabrera] [--artifacts clean photo]
-                                  [--models patchecg cnn1d pic2dx]
+    python bench/eval_pictures.py --source eik                      # ecg-image-kit pages: MEASURE ONLY
+    python bench/eval_pictures.py --source render --n 100 [--layouts 3x4+II 6x2 12x1 cabrera] [--artifacts clean photo]
 
-Signal models (patchecg, cnn1d) see what the digitizer read; picture models (pic2dx) see the same
-rendered picture directly, so both paths are scored on identical pictures. A page the digitizer refuses
-counts as all-missing for the signal models (their output on it is scored, not dropped).
+``--source eik`` reads ``../shared/data/eik-validation`` (pages of the pack's test records drawn by another
+generator). It is for measuring generalisation only: nothing may be trained or tuned on it.
+``--source render`` draws test-fold records (strat_fold 1-7) with ecgcls's renderer into bench/out/pictures/.
 
-Test records: the pack's test folds (1-7) with superdiagnostic labels (never used for training).
-Prints macro AUROC per model x layout x artifact preset and writes bench/out/eval_pictures.json and
-bench/out/eval_pictures.png (per-layout AUROC).
+One ``run_predict(model=both, rhythm=...)`` pass per set gives PatchECG (its signal path), Pic2Diagnosis (its
+picture path), ``both`` (the quality-weighted combination) and the rhythm bundle's p_AFIB on identical pages;
+``cnn1d`` is a second pass. A page a model does not answer counts against its coverage, and its AUROC is over
+the pages it answered. Writes bench/out/<name>.json, <name>.md, <name>_reliability.png, <name>_layouts.png.
 """
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
-from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
 
 import numpy as np
-import torch
-from tqdm.auto import tqdm
 
 sys.path.insert(0, os.path.dirname(__file__))
 from _common import OUT, REPO, write_json  # noqa: E402
 
 from ecgcls import metrics as M  # noqa: E402
-from ecgcls.data import SignalStore, derive_labels, load_database, make_splits, resolve_root  # noqa: E402
-from ecgcls.predict import load_bundle, resample_nan  # noqa: E402
+from ecgcls.data import derive_labels, load_database, make_splits, resolve_root  # noqa: E402
+from ecgcls.digitize.foreign import EIK_LAYOUTS  # noqa: E402
+from ecgcls.predict import load_bundle, run_predict  # noqa: E402
 
+SHARED = Path(os.environ.get("ECGCLS_SHARED", REPO.parent / "shared"))
 PRESETS = {"clean": (), "scan": ("scan",), "photo": ("photo",)}
-_STORE = None
 
 
-def _work(job):
-    """Render + digitize one (record, layout, preset) in a worker: (100 Hz signal or None, layout read or
-    None, the picture preprocessed for picture models or None)."""
-    global _STORE
-    from ecgcls.data.images import preprocess
-    from ecgcls.digitize import DigitizeError, digitize
+def page_key(path: str) -> tuple[int, str]:
+    """(ecg_id, layout) from a picture named ``<ecg_id>_<layout tag>.<ext>``."""
+    stem = Path(path.split("#")[0]).stem
+    ecg, tag = stem.split("_", 1)
+    return int(ecg), EIK_LAYOUTS.get(tag, tag.replace("p", "+"))
+
+
+def render_sets(ids, layouts, presets, root, cache) -> dict[str, Path]:
+    """Draw each test record in each layout and preset once into bench/out/pictures/<preset>/."""
+    import cv2
+    from tqdm.auto import tqdm
+
+    from ecgcls.data import SignalStore
     from ecgcls.render import RenderConfig, render
 
-    root, cache, ecg_id, layout, preset, image_prep, want_signal = job
-    if _STORE is None:
-        _STORE = SignalStore(root, 500, cache, progress=False)
-    page = render(_STORE.get(ecg_id), 500, RenderConfig(layout=layout, artifacts=PRESETS[preset]), rng=ecg_id)
-    picture = preprocess(page.image, *image_prep) if image_prep else None
-    if not want_signal:  # picture models only: no digitizing
-        return None, None, picture
-    try:
-        d = digitize(page.image, keep_image=False)
-    except DigitizeError:
-        return None, None, picture
-    return resample_nan(d.record.signal, 500, 100, 1000), d.layout, picture
+    store = SignalStore(root, 500, cache, progress=False)
+    out = {}
+    for preset in presets:
+        d = OUT / "pictures" / preset
+        d.mkdir(parents=True, exist_ok=True)
+        for ecg_id in tqdm(ids, desc=f"render {preset}"):
+            for layout in layouts:
+                p = d / f"{ecg_id:05d}_{layout.replace('+', 'p')}.png"
+                if not p.exists():
+                    page = render(store.get(int(ecg_id)), 500, RenderConfig(layout=layout, artifacts=PRESETS[preset]),
+                                  rng=int(ecg_id))
+                    cv2.imwrite(str(p), cv2.cvtColor(page.image, cv2.COLOR_RGB2BGR))
+        out[preset] = d
+    return out
+
+
+def read_jsonl(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def score(rows: list[dict], y_super, y_rhythm, classes: list[str]) -> dict:
+    """rows: {'ecg_id', 'layout', 'probs': {model: array or None}, 'afib': float|None} → metrics per model."""
+    res: dict = {}
+    models = sorted({m for r in rows for m in r["probs"]})
+    for m in models:
+        ans = [r for r in rows if r["probs"].get(m) is not None and r["ecg_id"] in y_super.index]
+        tot = [r for r in rows if r["ecg_id"] in y_super.index]
+        entry = {"pages": len(tot), "answered": len(ans), "coverage": round(len(ans) / max(1, len(tot)), 4)}
+        if ans:
+            p = np.stack([r["probs"][m] for r in ans])
+            y = y_super.loc[[r["ecg_id"] for r in ans], classes].to_numpy(np.float32)
+            entry.update(macro_auroc=round(M.macro_auroc(p, y), 4), ece=round(M.ece(p, y), 4))
+            per = {}
+            for lay in sorted({r["layout"] for r in ans}):
+                k = [i for i, r in enumerate(ans) if r["layout"] == lay]
+                per[lay] = {"n": len(k), "macro_auroc": round(M.macro_auroc(p[k], y[k]), 4)}
+            entry["layouts"] = per
+            vals = [v["macro_auroc"] for v in per.values() if np.isfinite(v["macro_auroc"])]
+            if len(vals) > 1:
+                entry["layout_spread"] = round(max(vals) - min(vals), 4)
+        res[m] = entry
+    af = [r for r in rows if r.get("afib") is not None and r["ecg_id"] in y_rhythm.index]
+    if af:
+        ya = y_rhythm.loc[[r["ecg_id"] for r in af], "AFIB"].to_numpy(np.float32)
+        pa = np.array([r["afib"] for r in af], np.float32)
+        res["AFIB"] = {"pages": len(af), "positives": int(ya.sum()),
+                       "auroc": (round(M.macro_auroc(pa[:, None], ya[:, None]), 4) if 0 < ya.sum() < len(ya)
+                                 else None)}
+    return res
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--n", type=int, default=308)
+    ap.add_argument("--source", choices=["eik", "render"], default="eik")
+    ap.add_argument("--eik", default=str(SHARED / "data" / "eik-validation"))
+    ap.add_argument("--sets", nargs="+", default=["clean", "distorted", "layouts"])
+    ap.add_argument("--n", type=int, default=100, help="render: test records per layout and preset")
     ap.add_argument("--layouts", nargs="+", default=["3x4+II", "6x2", "12x1", "cabrera"])
     ap.add_argument("--artifacts", nargs="+", default=["clean", "photo"])
-    ap.add_argument("--models", nargs="+", default=["patchecg", "cnn1d"])
+    ap.add_argument("--rhythm", default="rhythm", help="rhythm bundle ('' for none)")
+    ap.add_argument("--no-cnn1d", action="store_true", help="skip the separate cnn1d pass")
     ap.add_argument("--workers", type=int, default=os.cpu_count())
-    ap.add_argument("--name", default="eval_pictures", help="output name under bench/out")
+    ap.add_argument("--name", default=None)
     args = ap.parse_args()
-    cache = os.environ.get("ECGCLS_CACHE", os.path.expanduser("~/.cache/ecgcls"))
-    shared = os.environ.get("ECGCLS_SHARED", str(REPO.parent / "shared"))
-    root = resolve_root(archive=f"{shared}/data/ptbxl-mini.tar.xz", cache_dir=cache)
+    name = args.name or f"eval_{args.source}"
+    cache = os.path.expanduser(os.environ.get("ECGCLS_CACHE", "~/.cache/ecgcls"))
+    root = resolve_root(archive=str(SHARED / "data" / "ptbxl-mini.tar.xz"), cache_dir=cache)
     db = load_database(root)
-    y = derive_labels(root, "superdiagnostic", db=db)
-    test = make_splits(db, y.index, {"train": [10], "val": [8, 9], "test": list(range(1, 8))})["test"][: args.n]
-    Y = y.loc[test].to_numpy(np.float32)
-    models = {m: load_bundle(m) for m in args.models}
-    preps = {(tuple(n.image_size), n.preprocess) for n in models.values() if n.input == "picture"}
-    if len(preps) > 1:
-        raise SystemExit(f"picture models want different sizes/preprocessing {preps}; score them in separate runs")
-    image_prep = next(iter(preps)) if preps else None
-    res: dict = {"n": len(test), "test_folds": list(range(1, 8)), "auroc": {}, "failed": {}, "layout_acc": {}}
-    bars = {}
-    for preset in args.artifacts:
-        for layout in args.layouts:
-            want_signal = any(n.input != "picture" for n in models.values())
-            jobs = [(str(root), cache, int(i), layout, preset, image_prep, want_signal) for i in test]
-            with ProcessPoolExecutor(args.workers) as ex:
-                out = list(tqdm(ex.map(_work, jobs, chunksize=4), total=len(jobs), desc=f"{preset} {layout}"))
-            sigs = [s if s is not None else np.full((12, 1000), np.nan, np.float32) for s, _, _ in out]
-            failed = sum(s is None for s, _, _ in out) if want_signal else 0
-            res["failed"][f"{preset}/{layout}"] = failed
-            if want_signal:
-                res["layout_acc"][f"{preset}/{layout}"] = float(np.mean([lay == layout for _, lay, _ in out]))
-            x = torch.from_numpy(np.stack(sigs))
-            if image_prep:
-                from ecgcls.data.images import to_tensor
-                pics = torch.stack([to_tensor(pic) for _, _, pic in out])
-            for name, net in models.items():
-                inp = pics if net.input == "picture" else x
-                with torch.no_grad():
-                    p = torch.cat([net(inp[i:i + 64]) for i in range(0, len(inp), 64)]).numpy()
-                auc = M.macro_auroc(p, Y)
-                res["auroc"].setdefault(name, {}).setdefault(preset, {})[layout] = round(auc, 4)
-                bars[f"{name} {preset} {layout}"] = auc
-                print(f"{name:9s} {preset:6s} {layout:8s} macro AUROC {auc:.4f}  (digitizer failed on {failed})")
-    for name in models:
-        for preset in args.artifacts:
-            v = list(res["auroc"][name][preset].values())
-            res["auroc"][name][preset]["spread"] = round(max(v) - min(v), 4)
-            res["auroc"][name][preset]["mean"] = round(float(np.mean(v)), 4)
-    OUT.mkdir(exist_ok=True)
-    M.plot_bars(bars, OUT / f"{args.name}.png", title="macro AUROC on rendered test pictures")
-    write_json(args.name, res)
+    y_super = derive_labels(root, "superdiagnostic", db=db)
+    y_rhythm = derive_labels(root, "rhythm", db=db)
+    classes = load_bundle("patchecg").classes
+    test_ids = make_splits(db, y_super.index, {"train": [10], "val": [8, 9], "test": list(range(1, 8))})["test"]
+    if args.source == "eik":
+        sets = {s: Path(args.eik) / s for s in args.sets}
+    else:
+        sets = render_sets([int(i) for i in test_ids[: args.n]], args.layouts, args.artifacts, root, cache)
+    work = OUT / name
+    work.mkdir(parents=True, exist_ok=True)
+    res: dict = {"source": args.source, "models": {}, "sets": {}, "test_folds": list(range(1, 8)),
+                 "note": "eik-validation is for measuring only (never trained or tuned on)" if args.source == "eik"
+                 else f"own renders of the first {args.n} test-fold records"}
+    all_rows: list[dict] = []
+    for set_name, folder in sets.items():
+        out = work / f"{set_name}_both.csv"
+        run_predict(str(folder), str(out), model="both", rhythm=args.rhythm or None, jsonl=True, overwrite=True,
+                    workers=args.workers, digitize={"ink": "auto"})
+        out.with_suffix(".csv.bak").unlink(missing_ok=True)
+        rows = {}
+        for j in read_jsonl(out.with_suffix(".jsonl")):
+            ecg_id, layout = page_key(j["path"])
+            pp = j["path_probs"]
+            rows[j["path"]] = {"ecg_id": ecg_id, "layout": layout, "afib": (j["probs"] or {}).get("AFIB"),
+                               "probs": {"patchecg": pp["signal"], "pic2dx": pp["picture"],
+                                         "both": [j["probs"][c] for c in classes],
+                                         # the old `both`: an even average, only where the digitizer read the page
+                                         "both_even": (list((np.array(pp["signal"]) + np.array(pp["picture"])) / 2)
+                                                       if pp["signal"] and pp["picture"] else None)}}
+        out.with_suffix(".jsonl").unlink()
+        for f in sorted(Path(folder).rglob("*")):  # pages with no answer at all (error rows)
+            if f.suffix.lower() in (".jpg", ".jpeg", ".png") and str(f) not in rows:
+                ecg_id, layout = page_key(str(f))
+                rows[str(f)] = {"ecg_id": ecg_id, "layout": layout, "afib": None,
+                                "probs": {"patchecg": None, "pic2dx": None, "both": None, "both_even": None}}
+        if not args.no_cnn1d:
+            out1 = work / f"{set_name}_cnn1d.csv"
+            run_predict(str(folder), str(out1), model="cnn1d", rhythm=None, overwrite=True, workers=args.workers,
+                        digitize={"ink": "auto"})
+            import csv
+            with open(out1, newline="") as fh:
+                for r in csv.DictReader(fh):
+                    if r["path"] in rows:
+                        rows[r["path"]]["probs"]["cnn1d"] = ([float(r[f"p_{c}"]) for c in classes]
+                                                             if r["status"] in ("ok", "uncertain") else None)
+        rows_l = list(rows.values())
+        all_rows += [{**r, "set": set_name} for r in rows_l]
+        res["sets"][set_name] = score(rows_l, y_super, y_rhythm, classes)
+        for m, e in res["sets"][set_name].items():
+            if m != "AFIB":
+                print(f"{set_name:10s} {m:9s} macro AUROC {e.get('macro_auroc', float('nan')):.4f}  coverage "
+                      f"{e['coverage']:.1%}  ECE {e.get('ece', float('nan')):.3f}  spread {e.get('layout_spread', '-')}")
+        if "AFIB" in res["sets"][set_name]:
+            print(f"{set_name:10s} AFIB {res['sets'][set_name]['AFIB']}")
+    res["sets"]["all"] = score(all_rows, y_super, y_rhythm, classes)
+    for m in ("cnn1d", "patchecg", "pic2dx", "both"):
+        try:
+            res["models"][m] = {k: v for k, v in load_bundle({"both": "pic2dx"}.get(m, m)).card.items()
+                                if k in ("note", "command")}
+        except (ValueError, FileNotFoundError):
+            pass
+    # pictures a person would rather look at
+    curves, bars = {}, {}
+    for m in ("cnn1d", "patchecg", "pic2dx", "both"):
+        ans = [r for r in all_rows if r["probs"].get(m) is not None and r["ecg_id"] in y_super.index]
+        if ans:
+            curves[m] = (np.stack([r["probs"][m] for r in ans]),
+                         y_super.loc[[r["ecg_id"] for r in ans], classes].to_numpy(np.float32))
+        for s, e in res["sets"].items():
+            for lay, v in e.get(m, {}).get("layouts", {}).items():
+                if s != "all" and np.isfinite(v["macro_auroc"]):
+                    bars[f"{m} {s} {lay}"] = v["macro_auroc"]
+    M.plot_reliability(curves, OUT / f"{name}_reliability.png", title=f"reliability ({args.source})")
+    if bars:
+        M.plot_bars(bars, OUT / f"{name}_layouts.png", title=f"macro AUROC per set and layout ({args.source})")
+    write_json(name, res)
+    (OUT / f"{name}.md").write_text(markdown(res))
+
+
+def markdown(res: dict) -> str:
+    lines = [f"# classifiers on pictures ({res['source']})", "", res["note"], "",
+             "| set | model | macro AUROC | coverage | ECE | layout spread | per layout (n) |", "|---|---|---|---|---|---|---|"]
+    for s, e in res["sets"].items():
+        for m, v in e.items():
+            if m == "AFIB":
+                continue
+            per = ", ".join(f"{k} {x['macro_auroc']:.3f} ({x['n']})" for k, x in v.get("layouts", {}).items())
+            lines.append(f"| {s} | {m} | {v.get('macro_auroc', float('nan')):.4f} | {v['coverage']:.1%} | "
+                         f"{v.get('ece', float('nan')):.3f} | {v.get('layout_spread', '')} | {per} |")
+    lines += ["", "| set | AFIB pages | AFIB positives | AFIB AUROC |", "|---|---|---|---|"]
+    for s, e in res["sets"].items():
+        if "AFIB" in e:
+            a = e["AFIB"]
+            lines.append(f"| {s} | {a['pages']} | {a['positives']} | {a['auroc']} |")
+    return "\n".join(lines) + "\n"
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""The ``ecgcls`` command: ``ecgcls render ...``, ``ecgcls digitize ...``."""
+"""The ``ecgcls`` command: ``ecgcls render | digitize | bundle | calibrate ...``."""
 from __future__ import annotations
 
 import argparse
@@ -12,10 +12,12 @@ def main(argv: list[str] | None = None) -> int:
     from ecgcls.render.cli import add_parser as add_render
 
     from ecgcls.predict.bundle import add_parser as add_bundle
+    from ecgcls.predict.calibrate import add_parser as add_calibrate
 
     add_render(sub)
     add_digitize(sub)
     add_bundle(sub)
+    add_calibrate(sub)
     args = parser.parse_args(argv)
     try:
         return int(args.func(args) or 0)

@@ -9,8 +9,8 @@ from typing import Sequence
 
 import numpy as np
 import torch
-from torchmetrics.functional.classification import (binary_auroc, binary_f1_score, binary_roc,
-                                                    multilabel_auroc)
+from torchmetrics.functional.classification import (binary_auroc, binary_calibration_error, binary_f1_score,
+                                                    binary_roc, multilabel_auroc)
 
 
 def _t(x) -> torch.Tensor:
@@ -79,6 +79,70 @@ def choose_thresholds(probs, targets, grid: Sequence[float] | None = None) -> np
     return out
 
 
+def ece(probs, targets, n_bins: int = 10) -> float:
+    """Expected calibration error (L1, ``n_bins`` equal-width bins) over every (record, class) probability of a
+    multilabel output (N, C), as torchmetrics' binary calibration error of the flattened pairs."""
+    p, y = _t(probs).flatten(), _t(targets).int().flatten()
+    return float(binary_calibration_error(p, y, n_bins=n_bins, norm="l1"))
+
+
+def reliability(probs, targets, n_bins: int = 10) -> dict:
+    """Per-bin mean predicted probability, observed frequency and count (the points of a reliability diagram)."""
+    p, y = _t(probs).flatten().numpy(), _t(targets).flatten().numpy()
+    idx = np.clip((p * n_bins).astype(int), 0, n_bins - 1)
+    out = {"mean_p": [], "freq": [], "n": []}
+    for b in range(n_bins):
+        m = idx == b
+        out["mean_p"].append(float(p[m].mean()) if m.any() else None)
+        out["freq"].append(float(y[m].mean()) if m.any() else None)
+        out["n"].append(int(m.sum()))
+    return out
+
+
+def fit_temperature(logits, targets, max_iter: int = 200) -> float:
+    """The temperature T > 0 minimising the binary cross-entropy of ``sigmoid(logits / T)`` (one T for all
+    classes; Guo et al. 2017). Fit it on validation outputs, never on test."""
+    z, y = _t(logits), _t(targets)
+    if z.shape != y.shape or z.ndim != 2:
+        raise ValueError(f"fit_temperature: logits {tuple(z.shape)} and targets {tuple(y.shape)} must both be (N, C)")
+    log_t = torch.zeros((), requires_grad=True)
+    opt = torch.optim.LBFGS([log_t], lr=0.1, max_iter=max_iter, line_search_fn="strong_wolfe")
+
+    def closure():
+        opt.zero_grad()
+        loss = torch.nn.functional.binary_cross_entropy_with_logits(z / log_t.exp(), y)
+        loss.backward()
+        return loss
+
+    with torch.enable_grad():
+        opt.step(closure)
+    return float(log_t.detach().exp())
+
+
+def plot_reliability(curves: dict[str, tuple], path: str | Path, n_bins: int = 10,
+                     title: str = "reliability") -> Path:
+    """Reliability diagram: for each name → (probs, targets), observed frequency against mean predicted
+    probability per bin, with its ECE in the legend; saved as a PNG."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(5, 5), dpi=120)
+    for name, (p, y) in curves.items():
+        r = reliability(p, y, n_bins)
+        pts = [(a, b) for a, b in zip(r["mean_p"], r["freq"]) if a is not None]
+        ax.plot(*zip(*pts), "o-", ms=3, lw=1.2, label=f"{name} (ECE {ece(p, y, n_bins):.3f})")
+    ax.plot([0, 1], [0, 1], "k:", lw=0.8)
+    ax.set(xlabel="mean predicted probability", ylabel="observed frequency", title=title, xlim=(0, 1), ylim=(0, 1))
+    ax.legend(loc="upper left", fontsize=7)
+    fig.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path)
+    plt.close(fig)
+    return path
+
+
 def report(probs, targets, classes: Sequence[str], thresholds: Sequence[float] | None = None) -> dict:
     """Macro / per-class AUROC and F1 at the given thresholds, as a JSON-able dict."""
     p, y = _t(probs), _t(targets).int()
@@ -89,6 +153,7 @@ def report(probs, targets, classes: Sequence[str], thresholds: Sequence[float] |
         "n": int(len(p)),
         "macro_auroc": float(np.nanmean(auc)) if np.isfinite(auc).any() else None,
         "macro_f1": float(f1.mean()),
+        "ece": ece(p, y),
         "per_class": {c: {"auroc": (None if np.isnan(auc[i]) else float(auc[i])), "f1": float(f1[i]),
                           "threshold": float(thr[i]), "positives": int(y[:, i].sum())}
                       for i, c in enumerate(classes)},

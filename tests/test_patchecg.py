@@ -137,3 +137,10 @@ def test_digitized_store_and_mixed_dataset(tmp_path):
     again = DigitizedStore(root, fs=100, cache_dir=tmp_path / "c", variants=1, layouts=["3x4", "6x2"],
                            artifact_prob=0.0, workers=1)
     assert again.dir == dig.dir  # cached, not rebuilt
+    # the domain-randomized renderer and the predict-time digitizer (ink=auto) make a separate store
+    rnd = DigitizedStore(root, fs=100, cache_dir=tmp_path / "c", variants=1, layouts=["3x4+II"], workers=1,
+                         renderer="randomized", ink="auto", dpi=(100.0, 150.0), artifact_prob=0.0)
+    assert rnd.dir != dig.dir and rnd.signals.shape == (3, 1, 12, 1000)
+    assert np.isfinite(rnd.signals).mean() > 0.2
+    with pytest.raises(ValueError, match="renderer must be"):
+        DigitizedStore(root, fs=100, cache_dir=tmp_path / "c", renderer="fancy")

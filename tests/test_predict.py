@@ -70,8 +70,8 @@ def test_columns_and_bad_inputs(tmp_path, good_png):
     out = tmp_path / "preds.csv"
     summary = run_predict(str(folder), str(out), workers=1)
     header = out.read_text().splitlines()[0].split(",")
-    assert header == ["path", "status", "error", "layout", "quality", "p_NORM", "p_MI", "p_STTC", "p_CD", "p_HYP",
-                      "labels"]
+    assert header == ["path", "status", "error", "paths", "layout", "quality", "p_NORM", "p_MI", "p_STTC", "p_CD",
+                      "p_HYP", "labels"]
     rows = {Path(r["path"].split("#")[0]).name: r for r in read_rows(out)}
     assert rows["good.png"]["status"] == "ok" and rows["good.png"]["layout"] == "3x4+II"
     p = [float(rows["good.png"][f"p_{c}"]) for c in ["NORM", "MI", "STTC", "CD", "HYP"]]
@@ -98,7 +98,7 @@ def test_resume_after_interruption_and_no_silent_overwrite(tmp_path, good_png):
     assert summary["skipped"] == 2 and summary["ok"] == 1
     rows = read_rows(out)
     assert sorted(Path(r["path"]).name for r in rows) == ["p0.png", "p1.png", "p2.png"]
-    assert all(len(r) == 11 and r["status"] == "ok" for r in rows)
+    assert all(len(r) == 12 and r["status"] == "ok" for r in rows)
     # rerun: nothing to do, file unchanged
     before = out.read_bytes()
     assert run_predict(str(folder), str(out), workers=1)["skipped"] == 3
@@ -123,6 +123,49 @@ def test_multipage_pdf_rows(tmp_path, good_png):
     run_predict(str(tmp_path / "two.pdf"), str(out), workers=1)
     rows = read_rows(out)
     assert [r["path"].split("#")[1] for r in rows] == ["page=1", "page=2"]
+
+
+def test_picture_path_needs_no_digitizer(tmp_path, good_png):
+    """A page the digitizer refuses still gets the picture model's answer (paths=picture, the refusal said in
+    the error column); model=both uses whichever paths answered; undecodable files stay errors."""
+    folder = tmp_path / "in"
+    folder.mkdir()
+    Image.open(good_png).save(folder / "good.png")
+    rng = np.random.default_rng(0)
+    noise = np.full((900, 1200, 3), 255, np.uint8)
+    noise[100:300, 100:300] = rng.integers(0, 255, (200, 200, 3))
+    Image.fromarray(noise).save(folder / "noecg.png")
+    (folder / "empty.png").write_bytes(b"")
+    for model in ("pic2dx", "both"):
+        out = tmp_path / f"{model}.csv"
+        s = run_predict(str(folder), str(out), model=model, workers=1, jsonl=True)
+        rows = {Path(r["path"]).name: r for r in read_rows(out)}
+        assert s["error"] == 1 and rows["empty.png"]["status"] == "error" and rows["empty.png"]["p_NORM"] == ""
+        assert rows["noecg.png"]["status"] == "ok" and rows["noecg.png"]["paths"] == "picture"
+        assert 0 <= float(rows["noecg.png"]["p_NORM"]) <= 1
+        good = rows["good.png"]
+        assert good["paths"] == ("picture" if model == "pic2dx" else "signal+picture")
+        if model == "both":
+            assert "no ECG trace" in rows["noecg.png"]["error"] and good["layout"] == "3x4+II"
+            j = {Path(x["path"]).name: x for x in map(__import__("json").loads,
+                                                       out.with_suffix(".jsonl").read_text().splitlines())}
+            g = j["good.png"]
+            w = g["signal_weight"]
+            assert 0 <= w <= 0.5
+            mixed = w * np.array(g["path_probs"]["signal"]) + (1 - w) * np.array(g["path_probs"]["picture"])
+            np.testing.assert_allclose(mixed, [g["probs"][c] for c in ["NORM", "MI", "STTC", "CD", "HYP"]], atol=1e-6)
+        else:
+            assert good["layout"] == "" and good["quality"] == ""  # the digitizer was not run at all
+
+
+def test_signal_weight_follows_predicted_snr():
+    from ecgcls.predict.combine import signal_weight
+
+    assert signal_weight(float("nan")) == 0.0 and signal_weight(-3.0) == 0.0 and signal_weight(30.0) == 0.5
+    ws = [signal_weight(s) for s in np.linspace(-5, 20, 26)]
+    assert all(a <= b for a, b in zip(ws, ws[1:])) and signal_weight(6.0) == pytest.approx(0.25)
+    with pytest.raises(ValueError, match="must exceed"):
+        signal_weight(5.0, full_db=0.0, zero_db=1.0)
 
 
 def test_resample_keeps_gaps():

@@ -41,19 +41,21 @@ def fit_resize(gray: np.ndarray, size: tuple[int, int], interp=cv2.INTER_AREA) -
     return out
 
 
-def _boost(x: np.ndarray) -> np.ndarray:
-    return np.clip(x.astype(np.float32) * INK_GAIN, 0, 255).astype(np.uint8)
+def _boost(x: np.ndarray, gain: float | None = None) -> np.ndarray:
+    return np.clip(x.astype(np.float32) * (INK_GAIN if gain is None else gain), 0, 255).astype(np.uint8)
 
 
-def preprocess(image: np.ndarray, size: tuple[int, int] = (208, 272), method: str = "ink") -> np.ndarray:
+def preprocess(image: np.ndarray, size: tuple[int, int] = (208, 272), method: str = "ink",
+               gain: float | None = None) -> np.ndarray:
     """RGB (H, W, 3) or grayscale (H, W) uint8 picture → uint8 ``size`` (H, W) with the ink bright on black;
-    the same function at train and predict time. ``method``: ``"ink"`` or ``"gray"`` (module docstring)."""
+    the same function at train and predict time. ``method``: ``"ink"`` or ``"gray"`` (module docstring);
+    ``gain``: the ink boost of ``"ink"`` (default :data:`INK_GAIN`; a bundle records the one it was trained with)."""
     if image.dtype != np.uint8 or image.ndim not in (2, 3) or (image.ndim == 3 and image.shape[2] != 3):
         raise ValueError(f"preprocess expects a uint8 (H, W) or (H, W, 3) picture, got {image.dtype} {image.shape}")
     if method == "ink":
         from ecgcls.digitize.grid import darkness
 
-        return _boost(fit_resize((darkness(image) * 255.0).astype(np.uint8), size))
+        return _boost(fit_resize((darkness(image) * 255.0).astype(np.uint8), size), gain)
     if method == "gray":
         gray = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY) if image.ndim == 3 else image
         return fit_resize(255 - gray, size)
@@ -65,31 +67,45 @@ def mask_image(trace_mask: np.ndarray, size: tuple[int, int] = (208, 272)) -> np
     return _boost(fit_resize(trace_mask.astype(np.uint8) * 255, size))
 
 
-def to_tensor(x: np.ndarray) -> torch.Tensor:
-    """uint8 (H, W) → float (1, H, W), normalised."""
-    return (torch.from_numpy(np.ascontiguousarray(x)).float()[None] / 255.0 - MEAN) / STD
+def to_tensor(x: np.ndarray, mean: float | None = None, std: float | None = None) -> torch.Tensor:
+    """uint8 (H, W) → float (1, H, W), normalised with ``mean``/``std`` of [0, 1] values (default
+    :data:`MEAN`, :data:`STD`; a bundle records the ones it was trained with)."""
+    mean = MEAN if mean is None else mean
+    std = STD if std is None else std
+    return (torch.from_numpy(np.ascontiguousarray(x)).float()[None] / 255.0 - mean) / std
 
 
 
 
 def _render_job(args):
-    root, cache, ecg_id, variant, seed, size, layouts, artifacts, prob, dpi, method = args
+    root, cache, ecg_id, variant, seed, size, layouts, artifacts, prob, dpi, method, renderer, dpi_range = args
     from ecgcls.render import RenderConfig, render
 
     rng = np.random.default_rng([seed, ecg_id, variant, 7])
-    cfg = RenderConfig.random(rng, layouts=layouts, artifacts=artifacts, artifact_prob=prob, dpi=(dpi,))
+    if renderer == "randomized" or (renderer == "mixed" and rng.random() < 0.5):
+        cfg = RenderConfig.randomized(rng, layouts=layouts, dpi=tuple(dpi_range), artifact_prob=prob)
+    else:
+        cfg = RenderConfig.random(rng, layouts=layouts, artifacts=artifacts, artifact_prob=prob, dpi=(dpi,))
     page = render(worker_signals(root, cache).get(ecg_id), 500, cfg, rng=rng)
     return np.stack([preprocess(page.image, size, method), mask_image(page.trace_mask(), size)]), page.layout.name
 
 
 class ImageStore:
     """``(N, variants, 2, H, W)`` uint8: [preprocessed picture, trace mask] of each record rendered with a
-    seeded random config (layout, paper, scale, colours, artifacts). Built once, in parallel."""
+    seeded random config (layout, paper, scale, colours, artifacts). Built once, in parallel.
+
+    ``renderer``: ``"random"`` (ecgcls's own look at ``dpi``), ``"randomized"`` (other machines' and generators'
+    conventions, DPI log-uniform in ``dpi_range``, every artifact with ``artifact_prob``) or ``"mixed"`` (each
+    page either, 50/50)."""
 
     def __init__(self, root: str | Path, cache_dir: str | Path = "~/.cache/ecgcls", size: Sequence[int] = (208, 272),
                  variants: int = 1, seed: int = 0, layouts: Sequence[str] | None = None,
                  artifacts: Sequence[str] | None = None, artifact_prob: float = 0.4, dpi: float = 100.0,
-                 workers: int | None = None, ids: Sequence[int] | None = None, preprocess: str = "ink") -> None:
+                 workers: int | None = None, ids: Sequence[int] | None = None, preprocess: str = "ink",
+                 renderer: str = "random", dpi_range: Sequence[float] = (75.0, 200.0)) -> None:
+        if renderer not in ("random", "randomized", "mixed"):
+            raise ValueError(f"ImageStore renderer must be random, randomized or mixed, got {renderer!r}")
+        self.renderer, self.dpi_range = renderer, (float(dpi_range[0]), float(dpi_range[1]))
         if preprocess not in PREPROCESS_METHODS:
             raise ValueError(f"unknown picture preprocessing {preprocess!r}; choose from {', '.join(PREPROCESS_METHODS)}")
         self.root = find_root(root)
@@ -98,6 +114,8 @@ class ImageStore:
         spec = {"root": str(self.root.resolve()), "size": list(self.size), "variants": self.variants, "seed": seed,
                 "layouts": list(layouts or []), "artifacts": list(artifacts) if artifacts is not None else None,
                 "p": artifact_prob, "dpi": float(dpi), "v": 2, "preprocess": preprocess}
+        if renderer != "random":  # keys of older stores stay valid
+            spec.update(renderer=renderer, dpi_range=list(self.dpi_range))
         self.dir = store_dir(cache_dir, "images", spec)
         if not (self.dir / "meta.json").is_file():
             self._build(cache_dir, seed, layouts, artifacts, artifact_prob, dpi, workers, ids, spec)
@@ -109,7 +127,8 @@ class ImageStore:
         store = SignalStore(self.root, 500, cache_dir)
         ids = sorted(int(i) for i in (ids if ids is not None else store.ids))
         jobs = [(str(self.root), str(cache_dir), i, v, seed, self.size, list(layouts) if layouts else None,
-                 list(artifacts) if artifacts is not None else None, prob, dpi, self.preprocess) for i in ids for v in range(self.variants)]
+                 list(artifacts) if artifacts is not None else None, prob, dpi, self.preprocess, self.renderer,
+                 self.dpi_range) for i in ids for v in range(self.variants)]
         build_store(self.dir, ids, self.variants, (2, *self.size), np.uint8, _render_job, jobs, spec,
                     "rendering pictures", workers)
 

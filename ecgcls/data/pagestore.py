@@ -32,6 +32,12 @@ def store_dir(cache_dir: str | Path, kind: str, spec: dict) -> Path:
     return Path(cache_dir).expanduser() / kind / key
 
 
+def _one_thread() -> None:
+    import torch
+
+    torch.set_num_threads(1)  # one page per process: the cores are shared out by processes
+
+
 def build_store(directory: Path, ids: Sequence[int], variants: int, item_shape: tuple[int, ...], dtype,
                 job: Callable, jobs: list, spec: dict, desc: str, workers: int | None = None) -> None:
     """Fill ``data.npy`` (N, variants, *item_shape) with ``job(args) -> (item, layout name)`` run in worker
@@ -41,7 +47,11 @@ def build_store(directory: Path, ids: Sequence[int], variants: int, item_shape: 
     tmp = directory / f"data.npy.tmp{os.getpid()}"
     arr = np.lib.format.open_memmap(tmp, mode="w+", dtype=dtype, shape=(len(ids), variants, *item_shape))
     names: list[str] = []
-    with ProcessPoolExecutor(workers or os.cpu_count()) as ex:
+    import multiprocessing as mp
+
+    # fresh processes, not forks: a fork of a process that already ran torch can hang when the child runs torch
+    with ProcessPoolExecutor(workers or os.cpu_count(), mp_context=mp.get_context("spawn"),
+                             initializer=_one_thread) as ex:
         for k, (item, layout) in enumerate(tqdm(ex.map(job, jobs, chunksize=8), total=len(jobs), desc=desc,
                                                 unit="page")):
             arr[k // variants, k % variants] = item

@@ -23,13 +23,17 @@ from tqdm.auto import tqdm
 
 from ecgcls.data.transforms import resample_nan
 
-HEAD = ["path", "status", "error", "layout", "quality"]
+HEAD = ["path", "status", "error", "paths", "layout", "quality"]
 #: statuses of pages that were read (and get probabilities); 'uncertain' carries its reason in the error column
 READ = ("ok", "uncertain")
 
 
 @dataclass
 class PageResult:
+    """One page after reading. ``status``: the digitizer's verdict (``ok``/``uncertain``/``error``), or
+    ``not-run`` when no signal model needs it; ``error`` its reason. ``picture``: the page prepared for the
+    picture model (None only when the file could not be decoded — then ``load_error`` is True)."""
+
     path: str
     status: str
     error: str = ""
@@ -38,50 +42,68 @@ class PageResult:
     signal: np.ndarray | None = None
     extra: dict | None = None
     picture: np.ndarray | None = None
+    snr_db: float = float("nan")
+    load_error: bool = False
 
 
-def digitize_file(path: str, fs_model: int, n_samples: int, dig_kw: dict, overlay_dir: str | None,
-                  image_prep: tuple[tuple[int, int], str] | None = None) -> list[PageResult]:
-    """Digitize every page of one file (runs in a worker process); errors become error rows.
-    With ``image_prep`` = (size (H, W), method), also keep the picture preprocessed for the image classifiers."""
+def _digitize_page(name: str, image: np.ndarray, fs_model: int, n_samples: int, dig_kw: dict,
+                   overlay_dir: str | None) -> PageResult:
     import cv2
 
-    from ecgcls.digitize import DigitizeError, ImageError, digitize, load_pages
+    from ecgcls.digitize import DigitizeError, digitize
+
+    try:
+        d = digitize(image, name=Path(name).name, keep_image=bool(overlay_dir), **dig_kw)
+    except DigitizeError as exc:
+        return PageResult(name, "error", str(exc).replace(Path(name).name, name, 1))
+    finite = np.isfinite(d.record.signal)
+    if finite.sum() < 0.05 * finite.size:
+        return PageResult(name, "error", f"{name}: too little trace could be read "
+                                         f"({finite.mean():.0%} of the 12 x 10 s timeline)")
+    sig = resample_nan(d.record.signal, d.record.fs, fs_model, n_samples)
+    if overlay_dir:
+        stem = Path(name.replace("#page=", "_p")).stem
+        cv2.imwrite(str(Path(overlay_dir) / f"{stem}_overlay.png"), cv2.cvtColor(d.overlay(), cv2.COLOR_RGB2BGR))
+    snr = float(np.mean(list(d.lead_snr_pred.values()))) if d.lead_snr_pred else float("nan")
+    # 'uncertain': read, but its quality predicts a poor reading; probabilities are still given, with the reason
+    return PageResult(name, d.status, d.reason, d.layout_detail, d.quality, sig,
+                      {"scale_method": d.scale_method, "px_per_mm": d.px_per_mm, "gain_mm_mv": d.gain_mm_mv,
+                       "speed_mm_s": d.speed_mm_s, "rotation_deg": d.rotation_deg,
+                       "lead_quality": d.lead_quality, "lead_snr_pred_db": d.lead_snr_pred,
+                       "start_times": d.start_times, "ink": d.ink, "column_timing": d.column_timing},
+                      snr_db=snr)
+
+
+def read_file(path: str, fs_model: int, n_samples: int, dig_kw: dict | None, overlay_dir: str | None,
+              image_prep: tuple | None = None) -> list[PageResult]:
+    """Read every page of one file (runs in a worker process); errors become error rows.
+
+    ``dig_kw``: digitize the page with these keyword arguments (None: no signal model needs it — the
+    digitizer is not run). ``image_prep`` = (size (H, W), method, ink gain): also prepare the picture for the
+    picture model; a page the digitizer refuses still gets its picture."""
+    from ecgcls.digitize import ImageError, load_pages
 
     out: list[PageResult] = []
     try:
-        pages = load_pages(path)
-        for name, image in pages:
-            try:
-                d = digitize(image, name=Path(name).name, keep_image=bool(overlay_dir), **dig_kw)
-            except DigitizeError as exc:
-                out.append(PageResult(name, "error", str(exc).replace(Path(name).name, name, 1)))
-                continue
-            finite = np.isfinite(d.record.signal)
-            if finite.sum() < 0.05 * finite.size:
-                out.append(PageResult(name, "error", f"{name}: too little trace could be read "
-                                                     f"({finite.mean():.0%} of the 12 x 10 s timeline)"))
-                continue
-            sig = resample_nan(d.record.signal, d.record.fs, fs_model, n_samples)
-            if overlay_dir:
-                stem = Path(name.replace("#page=", "_p")).stem
-                cv2.imwrite(str(Path(overlay_dir) / f"{stem}_overlay.png"), cv2.cvtColor(d.overlay(), cv2.COLOR_RGB2BGR))
-            picture = None
+        for name, image in load_pages(path):
+            r = (_digitize_page(name, image, fs_model, n_samples, dig_kw, overlay_dir) if dig_kw is not None
+                 else PageResult(name, "not-run"))
             if image_prep is not None:
                 from ecgcls.data.images import preprocess
-                picture = preprocess(image, *image_prep)
-            # 'uncertain': read, but its quality predicts a poor reading; probabilities are still given, with the reason
-            out.append(PageResult(name, d.status, d.reason, d.layout_detail, d.quality, sig,
-                                  {"scale_method": d.scale_method, "px_per_mm": d.px_per_mm, "gain_mm_mv": d.gain_mm_mv,
-                                   "speed_mm_s": d.speed_mm_s, "rotation_deg": d.rotation_deg,
-                                   "lead_quality": d.lead_quality, "lead_snr_pred_db": d.lead_snr_pred,
-                                   "start_times": d.start_times, "ink": d.ink, "column_timing": d.column_timing},
-                                  picture))
+
+                r.picture = preprocess(image, *image_prep)
+            out.append(r)
     except ImageError as exc:
-        out.append(PageResult(path, "error", str(exc)))
+        out.append(PageResult(path, "error", str(exc), load_error=True))
     except Exception as exc:  # never let one file stop the batch; say what happened
-        out.append(PageResult(path, "error", f"{path}: unexpected {type(exc).__name__}: {exc}"))
+        out.append(PageResult(path, "error", f"{path}: unexpected {type(exc).__name__}: {exc}", load_error=True))
     return out
+
+
+def digitize_file(path: str, fs_model: int, n_samples: int, dig_kw: dict, overlay_dir: str | None,
+                  image_prep: tuple | None = None) -> list[PageResult]:
+    """:func:`read_file` with the digitizer always run."""
+    return read_file(path, fs_model, n_samples, dict(dig_kw or {}), overlay_dir, image_prep)
 
 
 class ResumableCSV:
@@ -129,12 +151,37 @@ def _chunks(it: list, n: int) -> Iterator[list]:
         yield it[i:i + n]
 
 
+def _worker_init() -> None:
+    """Worker processes run one page at a time: one torch thread each (the cores are shared out by processes)."""
+    torch.set_num_threads(1)
+
+
+def worker_pool(workers: int) -> ProcessPoolExecutor:
+    """Processes started fresh ('spawn'), not forked: a child forked after the parent ran torch can hang in
+    OpenMP when it runs torch itself (the trace network of ``ink=auto``)."""
+    import multiprocessing as mp
+
+    return ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn"), initializer=_worker_init)
+
+
+def _batched(net, x: torch.Tensor, n: int = 64) -> np.ndarray:
+    return torch.cat([net(x[i:i + n]) for i in range(0, len(x), n)]).numpy()
+
+
 def run_predict(input: str, output: str, model: str = "cnn1d", batch_size: int = 16, workers: int | None = None,
                 overwrite: bool = False, overlays: str | None = None, jsonl: bool = False,
-                digitize: dict | None = None) -> dict:
-    """Predict every picture below ``input`` into ``output`` (CSV); returns a summary dict."""
+                digitize: dict | None = None, rhythm: str | None = None, combine: dict | None = None) -> dict:
+    """Predict every picture below ``input`` into ``output`` (CSV); returns a summary dict.
+
+    ``model``: a bundled name (``cnn1d``, ``patchecg``, ``pic2dx``), ``both`` (PatchECG + the picture
+    ensemble, weighted by the page's digitization quality: :func:`ecgcls.predict.combine.signal_weight`), or a
+    bundle path. Picture models never need the digitizer: a page it refuses still gets their answer
+    (``paths`` says which paths answered). ``rhythm``: a rhythm bundle (e.g. ``rhythm``) whose classes
+    (``p_AFIB``, ...) are added for every page the digitizer read. ``combine``: keyword arguments of
+    :func:`~ecgcls.predict.combine.signal_weight`."""
     from ecgcls.digitize import find_pictures
     from ecgcls.predict.bundle import load_bundle
+    from ecgcls.predict.combine import signal_weight
 
     nets = [load_bundle(m) for m in (("patchecg", "pic2dx") if model == "both" else (model,))]
     net = nets[0]
@@ -142,11 +189,23 @@ def run_predict(input: str, output: str, model: str = "cnn1d", batch_size: int =
         raise ValueError(f"model={model}: the models predict different classes; cannot average them")
     sig_net = next((n for n in nets if n.input == "signal"), None)
     img_net = next((n for n in nets if n.input == "picture"), None)
-    image_prep = (img_net.image_size, img_net.preprocess) if img_net else None
-    fs_model, n_model = (sig_net.fs, sig_net.n_samples) if sig_net else (100, 1000)
-    thresholds = np.mean([n.thresholds for n in nets], axis=0)
+    rhy_net = load_bundle(rhythm) if rhythm else None
+    if rhy_net is not None and rhy_net.input != "signal":
+        raise ValueError(f"rhythm={rhythm}: a rhythm bundle must be a signal model")
+    if rhy_net is not None and set(rhy_net.classes) & set(net.classes):
+        raise ValueError(f"rhythm={rhythm}: its classes overlap the model's ({set(rhy_net.classes) & set(net.classes)})")
+    if sig_net and rhy_net and (sig_net.fs, sig_net.n_samples) != (rhy_net.fs, rhy_net.n_samples):
+        raise ValueError(f"rhythm={rhythm}: wants {rhy_net.fs} Hz x {rhy_net.n_samples}, the model "
+                         f"{sig_net.fs} Hz x {sig_net.n_samples}")
+    image_prep = ((img_net.image_size, img_net.preprocess, img_net.picture.get("ink_gain")) if img_net else None)
+    lead = sig_net or rhy_net
+    fs_model, n_model = (lead.fs, lead.n_samples) if lead else (100, 1000)
+    dig_kw = dict(digitize or {}) if lead else None  # no signal model: the digitizer is not run
+    thresholds = (sig_net.thresholds + img_net.thresholds) / 2 if sig_net and img_net else net.thresholds
     name = "+".join(n.name for n in nets)
-    cols = HEAD + [f"p_{c}" for c in net.classes] + ["labels"]
+    classes = list(net.classes) + (list(rhy_net.classes) if rhy_net else [])
+    all_thr = np.concatenate([thresholds, rhy_net.thresholds]) if rhy_net else thresholds
+    cols = HEAD + [f"p_{c}" for c in classes] + ["labels"]
     files = [str(p) for p in find_pictures(input)]
     writer = ResumableCSV(output, cols, overwrite=overwrite)
     todo = [f for f in files if f not in writer.done and not any(d.startswith(f + "#page=") for d in writer.done)]
@@ -154,55 +213,80 @@ def run_predict(input: str, output: str, model: str = "cnn1d", batch_size: int =
         Path(overlays).mkdir(parents=True, exist_ok=True)
     jl = open(Path(output).with_suffix(".jsonl"), "a", encoding="utf-8") if jsonl else None
     workers = workers or os.cpu_count() or 1
-    dig_kw = dict(digitize or {})
     counts = {"ok": 0, "uncertain": 0, "error": 0}
     errors: list[str] = []
+    combine_kw = dict(combine or {})
     torch.set_num_threads(max(1, (os.cpu_count() or 1)))
 
     def emit(results: list[PageResult]) -> None:
-        ok = [r for r in results if r.status in READ]
-        probs = np.zeros((0, len(net.classes)))
-        if ok:
-            from ecgcls.data.images import to_tensor
-
-            outs = []
-            if sig_net is not None:
-                outs.append(sig_net(torch.from_numpy(np.stack([r.signal for r in ok]))).numpy())
-            if img_net is not None:
-                outs.append(img_net(torch.stack([to_tensor(r.picture) for r in ok])).numpy())
-            probs = np.mean(outs, axis=0)
-        k = 0
-        for r in results:
-            row = {"path": r.path, "status": r.status, "error": r.error}
-            if r.status in READ:
-                p = probs[k]
-                k += 1
-                row.update(layout=r.layout, quality=f"{r.quality:.3f}",
-                           labels=";".join(c for c, v, t in zip(net.classes, p, thresholds) if v >= t))
-                row.update({f"p_{c}": f"{v:.4f}" for c, v in zip(net.classes, p)})
-                if jl:
-                    jl.write(json.dumps({"path": r.path, "status": r.status, "reason": r.error,
-                                         "layout": r.layout, "quality": r.quality,
-                                         "probs": dict(zip(net.classes, map(float, p))), **(r.extra or {})}) + "\n")
-                    jl.flush()
+        read = [k for k, r in enumerate(results) if r.signal is not None]
+        pics = [k for k, r in enumerate(results) if r.picture is not None]
+        p_sig = p_rhy = p_img = {}
+        if read and (sig_net or rhy_net):
+            x = torch.from_numpy(np.stack([results[k].signal for k in read]))
+            if sig_net:
+                p_sig = dict(zip(read, _batched(sig_net, x)))
+            if rhy_net:
+                p_rhy = dict(zip(read, _batched(rhy_net, x)))
+        if pics and img_net:
+            p_img = dict(zip(pics, _batched(img_net, torch.stack([img_net.picture_tensor(results[k].picture)
+                                                                  for k in pics]))))
+        for k, r in enumerate(results):
+            row = {"path": r.path, "error": r.error}
+            parts, w = [], 0.0
+            if k in p_sig and k in p_img:
+                w = signal_weight(r.snr_db, **combine_kw)
+                p, parts = w * p_sig[k] + (1 - w) * p_img[k], ["signal", "picture"]
+            elif k in p_sig:
+                p, parts = p_sig[k], ["signal"]
+            elif k in p_img:
+                p, parts = p_img[k], ["picture"]
             else:
+                p = None
+            if p is None:
+                status = "error"
                 errors.append(r.error)
-            counts[r.status] += 1
+            else:
+                # the digitizer's verdict when its reading is used; a picture-only answer is ok, and says why the
+                # signal path is missing (if it was tried) in the error column
+                status = r.status if "signal" in parts else "ok"
+                if "signal" not in parts and r.status == "error":
+                    row["error"] = f"signal path: {r.error}"
+                pr = np.concatenate([p, p_rhy[k]]) if rhy_net else p
+                if rhy_net and k not in p_rhy:
+                    pr = np.concatenate([p, np.full(len(rhy_net.classes), np.nan)])
+                row.update(paths="+".join(parts), layout=r.layout,
+                           quality="" if np.isnan(r.quality) else f"{r.quality:.3f}",
+                           labels=";".join(c for c, v, t in zip(classes, pr, all_thr) if v >= t))
+                row.update({f"p_{c}": ("" if np.isnan(v) else f"{v:.4f}") for c, v in zip(classes, pr)})
+                if jl:
+                    jl.write(json.dumps({"path": r.path, "status": status, "reason": row["error"],
+                                         "paths": row["paths"], "signal_weight": w if len(parts) == 2 else None,
+                                         "layout": r.layout, "quality": r.quality,
+                                         "probs": {c: (None if np.isnan(v) else float(v)) for c, v in zip(classes, pr)},
+                                         "path_probs": {
+                                             "signal": [float(v) for v in p_sig[k]] if k in p_sig else None,
+                                             "picture": [float(v) for v in p_img[k]] if k in p_img else None},
+                                         "snr_pred_db": None if np.isnan(r.snr_db) else r.snr_db,
+                                         **(r.extra or {})}) + "\n")
+                    jl.flush()
+            row["status"] = status
+            counts[status] += 1
             writer.write(row)
 
     bar = tqdm(total=len(todo), desc=f"predicting ({name})", unit="file")
     try:
         if workers > 1 and len(todo) > 1:
-            with ProcessPoolExecutor(max_workers=workers) as ex:
+            with worker_pool(workers) as ex:
                 for chunk in _chunks(todo, batch_size):
                     n = len(chunk)
-                    results = [r for rs in ex.map(digitize_file, chunk, [fs_model] * n, [n_model] * n, [dig_kw] * n,
+                    results = [r for rs in ex.map(read_file, chunk, [fs_model] * n, [n_model] * n, [dig_kw] * n,
                                                   [overlays] * n, [image_prep] * n) for r in rs]
                     emit(results)
                     bar.update(len(chunk))
         else:
             for chunk in _chunks(todo, batch_size):
-                emit([r for f in chunk for r in digitize_file(f, fs_model, n_model, dig_kw, overlays, image_prep)])
+                emit([r for f in chunk for r in read_file(f, fs_model, n_model, dig_kw, overlays, image_prep)])
                 bar.update(len(chunk))
     finally:
         bar.close()

@@ -40,11 +40,18 @@ def _configure_wandb(cfg: DictConfig) -> None:
 
 def init_weights(model, path: str | Path) -> None:
     """Start ``model`` (a LightningModule with ``.net``) from the network weights in a training checkpoint
-    (``.ckpt``) or a weights bundle (``ecgcls/weights/*.pt``): fine-tuning. The architectures must match."""
+    (``.ckpt``) or a weights bundle (a bundled name such as ``cnn1d``, or a bundle's ``.json``/``.safetensors``):
+    fine-tuning. The architectures must match."""
+    from ecgcls.predict.bundle import BUNDLES, read_bundle
+
     path = Path(path)
-    if not path.is_file():
+    if str(path) in BUNDLES or path.suffix in (".json", ".safetensors"):
+        _, state, _ = read_bundle(path)
+        ck = {"format": 2, "state_dict": state}
+    elif not path.is_file():
         raise FileNotFoundError(f"init_from={path}: file not found")
-    ck = torch.load(path, map_location="cpu", weights_only=False)
+    else:
+        ck = torch.load(path, map_location="cpu", weights_only=False)
     if not isinstance(ck, dict) or "state_dict" not in ck:
         raise ValueError(f"init_from={path}: not a training checkpoint or a weights bundle")
     if "format" in ck:  # a bundle: the bare network, maybe in half precision

@@ -1,0 +1,130 @@
+"""Calibrate bundled models on validation pictures, through the same path ``predict.py`` takes.
+
+Validation-fold records (never test, never ecg-image-kit pages) are drawn as pictures — half with ecgcls's own
+look, half with the domain-randomized renderer, seeded — read exactly as :func:`~ecgcls.predict.run_predict`
+reads a file (digitizer with the predict config's ink, the picture preprocessing of the bundle), and one
+temperature per bundle is fitted to the labels (:func:`ecgcls.metrics.fit_temperature`). The bundle's JSON gets
+``calibration`` (temperature, pages, ECE before/after) and its thresholds move with it.
+
+    ecgcls calibrate cnn1d patchecg pic2dx rhythm [--folds 8 9] [--pages-per-record 2]
+"""
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from ecgcls.predict.engine import PageResult, _digitize_page, worker_pool
+
+RENDERERS = ("random", "randomized")
+
+
+def _val_page(job) -> PageResult:
+    """Worker: render one validation page and read it like predict does."""
+    from ecgcls.data.images import preprocess
+    from ecgcls.data.pagestore import worker_signals
+    from ecgcls.render import RenderConfig, render
+
+    root, cache, ecg_id, k, seed, fs_model, n_model, dig_kw, image_prep = job
+    rng = np.random.default_rng([seed, ecg_id, k, 11])
+    if k % 2:
+        cfg = RenderConfig.randomized(rng, dpi=(100.0, 300.0), artifact_prob=0.3)
+    else:
+        cfg = RenderConfig.random(rng, artifact_prob=0.4)
+    page = render(worker_signals(root, cache).get(ecg_id), 500, cfg, rng=rng)
+    r = _digitize_page(str(ecg_id), page.image, fs_model, n_model, dig_kw, None)
+    if image_prep is not None:
+        r.picture = preprocess(page.image, *image_prep)
+    r.layout = r.layout or cfg.layout
+    return r
+
+
+def validation_pages(root: str, cache: str, ids, pages_per_record: int = 2, seed: int = 20261201,
+                     fs_model: int = 100, n_model: int = 1000, dig_kw: dict | None = None,
+                     image_prep: tuple | None = None, workers: int | None = None) -> tuple[list[int], list[PageResult]]:
+    """(ecg_id per page, :class:`PageResult` per page) for ``pages_per_record`` seeded pages of each record."""
+    jobs = [(root, cache, int(i), k, seed, fs_model, n_model, dict(dig_kw or {"ink": "auto"}), image_prep)
+            for i in ids for k in range(pages_per_record)]
+    with worker_pool(workers or os.cpu_count() or 1) as ex:
+        res = list(tqdm(ex.map(_val_page, jobs, chunksize=4), total=len(jobs), desc="validation pages", unit="page"))
+    return [j[2] for j in jobs], res
+
+
+def _logits(net, results: list[PageResult]) -> tuple[np.ndarray, np.ndarray]:
+    """(row indices answered, logits) of a bundled model over pages."""
+    if net.input == "picture":
+        keep = [k for k, r in enumerate(results) if r.picture is not None]
+        x = torch.stack([net.picture_tensor(results[k].picture) for k in keep])
+    else:
+        keep = [k for k, r in enumerate(results) if r.signal is not None]
+        x = torch.from_numpy(np.stack([results[k].signal for k in keep]))
+    z = torch.cat([net.logits(x[i:i + 64]) for i in range(0, len(x), 64)]).numpy()
+    return np.asarray(keep), z
+
+
+def calibrate(models: list[str], folds=(8, 9), pages_per_record: int = 2, seed: int = 20261201,
+              ink: str = "auto", workers: int | None = None, write: bool = True) -> dict:
+    """Fit and (``write``) store a temperature for each bundled model; returns what was measured."""
+    from ecgcls import metrics as M
+    from ecgcls.data import derive_labels, load_database, resolve_root
+    from ecgcls.predict.bundle import load_bundle, set_calibration
+
+    shared = os.environ.get("ECGCLS_SHARED", os.path.join(os.path.dirname(__file__), "..", "..", "..", "shared"))
+    cache = os.path.expanduser(os.environ.get("ECGCLS_CACHE", "~/.cache/ecgcls"))
+    nets = {m: load_bundle(m) for m in models}
+    root = resolve_root(archive=os.path.join(shared, "data", "ptbxl-mini.tar.xz"), cache_dir=cache)
+    db = load_database(root)
+    pic = [n for n in nets.values() if n.input == "picture"]
+    sig = [n for n in nets.values() if n.input == "signal"]
+    if len({(n.fs, n.n_samples) for n in sig}) > 1 or len({(n.image_size, n.preprocess) for n in pic}) > 1:
+        raise ValueError("calibrate: models with different inputs; calibrate them in separate calls")
+    image_prep = (pic[0].image_size, pic[0].preprocess, pic[0].picture.get("ink_gain")) if pic else None
+    fs_model, n_model = (sig[0].fs, sig[0].n_samples) if sig else (100, 1000)
+    val_ids = [int(i) for i in db.index[db.strat_fold.isin(list(folds))]]
+    ids, results = validation_pages(str(root), cache, val_ids, pages_per_record, seed, fs_model, n_model,
+                                    {"ink": ink}, image_prep, workers)
+    out: dict = {}
+    for name, net in nets.items():
+        labels = derive_labels(root, (net.card.get("data") or {}).get("task", "superdiagnostic"), db=db)
+        missing = [c for c in net.classes if c not in labels.columns]
+        if missing:
+            raise ValueError(f"calibrate {name}: labels {missing} not in the data")
+        keep, z = _logits(net, results)
+        have = np.array([ids[k] in labels.index for k in keep], bool)
+        keep, z = keep[have], z[have]
+        y = labels.loc[[ids[k] for k in keep], net.classes].to_numpy(np.float32)
+        t_fit = M.fit_temperature(z, y)
+        before, after = torch.sigmoid(torch.from_numpy(z)), torch.sigmoid(torch.from_numpy(z) / t_fit)
+        cal = {"method": "temperature", "temperature": round(t_fit, 4),
+               "fit_on": {"folds": list(folds), "records": len({ids[k] for k in keep}), "pages": int(len(keep)),
+                          "pages_per_record": pages_per_record, "renderers": list(RENDERERS), "seed": seed,
+                          "digitizer_ink": ink if net.input == "signal" else None},
+               "ece_before": round(M.ece(before, y), 4), "ece_after": round(M.ece(after, y), 4),
+               "macro_auroc_val_pages": round(M.macro_auroc(before, y), 4),
+               "command": f"ecgcls calibrate {' '.join(models)} --folds {' '.join(map(str, folds))} "
+                          f"--pages-per-record {pages_per_record}"}
+        out[name] = cal
+        if write:
+            set_calibration(name, cal)
+        print(f"{name}: T = {t_fit:.3f} on {len(keep)} validation pages; ECE {cal['ece_before']:.3f} -> "
+              f"{cal['ece_after']:.3f} (macro AUROC {cal['macro_auroc_val_pages']:.3f})")
+    return out
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("calibrate", help="fit a temperature for bundled models on validation-fold pictures")
+    p.add_argument("models", nargs="+", help="bundled names or bundle .json paths")
+    p.add_argument("--folds", nargs="+", type=int, default=[8, 9], help="validation strat_folds (never test)")
+    p.add_argument("--pages-per-record", type=int, default=2)
+    p.add_argument("--ink", default="auto", help="the digitizer's ink for signal models (as predict.py)")
+    p.add_argument("--workers", type=int, default=None)
+    p.add_argument("--dry-run", action="store_true", help="measure only; do not write the bundles")
+    p.set_defaults(func=_cli)
+
+
+def _cli(args) -> int:
+    calibrate(args.models, tuple(args.folds), args.pages_per_record, ink=args.ink, workers=args.workers,
+              write=not args.dry_run)
+    return 0
