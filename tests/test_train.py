@@ -93,7 +93,8 @@ def test_bootstrap_auroc_agrees_with_torchmetrics():
 
 
 @pytest.mark.parametrize("experiment", ["pic2dx_curriculum", "pic2dx_curriculum_gpu", "patchecg_digitized",
-                                        "cnn1d_digitized", "rhythm"])
+                                        "cnn1d_digitized", "rhythm", "cnn1d_foreign", "rhythm_foreign",
+                                        "pic2dx_foreign"])
 def test_experiment_configs_compose(experiment):
     """Every experiment composes and names real components (configs that are not trained in CI included)."""
     from hydra import compose, initialize_config_dir
@@ -104,10 +105,33 @@ def test_experiment_configs_compose(experiment):
                                           "paths.output_dir=/tmp/unused"])
     c = OmegaConf.to_container(cfg, resolve=False)
     assert c["data"]["_target_"].startswith("ecgcls.data.") and c["model"]["_target_"] == "ecgcls.train.MultilabelClassifier"
-    if experiment.startswith("pic2dx"):
+    if experiment.startswith("pic2dx_curriculum"):
         import timm
 
         assert all(b in timm.list_models() for b in c["curriculum"]["backbones"])
         assert len(c["curriculum"]["backbones"]) == 3
     if experiment.endswith("_gpu"):
         assert c["trainer"]["accelerator"] == "gpu" and c["data"]["folds"]["test"] == [10]
+
+
+def test_curriculum_stages_use_the_runs_logger_and_callbacks(tmp_path):
+    """Each curriculum stage is an ordinary config-composed trainer: the logger= and callbacks= groups apply,
+    with their folders moved under the stage's folder."""
+    from hydra import compose, initialize_config_dir
+    from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
+    from lightning.pytorch.loggers import CSVLogger, WandbLogger
+
+    from ecgcls.train.run import stage_trainer
+
+    with initialize_config_dir(config_dir=str(REPO / "configs"), version_base="1.3"):
+        cfg = compose("train", overrides=["experiment=pic2dx_curriculum", "logger=wandb", f"paths.root_dir={REPO}",
+                                          f"paths.output_dir={tmp_path}", "callbacks.early_stopping.patience=2"])
+    stage = tmp_path / "resnet10t" / "stage1_mask"
+    trainer, callbacks = stage_trainer(cfg, stage, "resnet10t-stage1_mask", max_epochs=3)
+    assert trainer.max_epochs == 3
+    csv = next(lg for lg in trainer.loggers if isinstance(lg, CSVLogger))
+    assert Path(csv.save_dir) == stage
+    assert any(isinstance(lg, WandbLogger) for lg in trainer.loggers)
+    ck = next(c for c in callbacks if isinstance(c, ModelCheckpoint))
+    assert Path(ck.dirpath) == stage / "checkpoints" and ck.monitor == "val/auroc"
+    assert next(c for c in callbacks if isinstance(c, EarlyStopping)).patience == 2

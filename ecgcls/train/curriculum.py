@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import sys
 import time
 from pathlib import Path
 
@@ -15,8 +16,6 @@ import hydra
 import lightning as L
 import numpy as np
 import torch
-from lightning.pytorch.callbacks import ModelCheckpoint, TQDMProgressBar
-from lightning.pytorch.loggers import CSVLogger
 from omegaconf import DictConfig, OmegaConf
 from torch.utils.data import DataLoader
 
@@ -36,18 +35,25 @@ def predict_dataset(module, ds, batch_size: int = 64) -> tuple[np.ndarray, np.nd
 
 
 def _fit(cfg: DictConfig, model, dm, stage: str, epochs: int, out: Path):
-    """Fit one stage and load its best (val/auroc) weights back into ``model``."""
+    """Fit one stage with the run's own ``logger``/``callbacks`` groups (folders under ``out``) and load its best
+    (val/auroc) weights back into ``model`` (the last weights when no checkpoint callback is configured)."""
+    from lightning.pytorch.callbacks import ModelCheckpoint
+
+    from ecgcls.train.run import stage_trainer
+
     dm.stage = stage
     model.train()  # Lightning keeps the modes it finds; scoring the previous stage left the model in eval mode
-    ckpt = ModelCheckpoint(dirpath=out / "checkpoints", monitor="val/auroc", mode="max", save_top_k=1,
-                           filename="best")
-    trainer: L.Trainer = hydra.utils.instantiate(cfg.trainer, max_epochs=epochs, default_root_dir=str(out),
-                                                 logger=CSVLogger(str(out), name="csv", version=""),
-                                                 callbacks=[ckpt, TQDMProgressBar(refresh_rate=20)])
+    trainer, callbacks = stage_trainer(cfg, out, f"{out.parent.name}-{out.name}", max_epochs=epochs)
     trainer.fit(model, datamodule=dm)
-    if ckpt.best_model_path:
+    ckpt = next((c for c in callbacks if isinstance(c, ModelCheckpoint) and c.monitor == "val/auroc"), None)
+    if ckpt is not None and ckpt.best_model_path:
         state = torch.load(ckpt.best_model_path, map_location="cpu", weights_only=False)["state_dict"]
         model.load_state_dict(state)
+    if "wandb" in sys.modules:  # one W&B run per stage
+        import wandb
+
+        if wandb.run is not None:
+            wandb.finish()
     return model
 
 

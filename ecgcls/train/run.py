@@ -26,6 +26,31 @@ def _instantiate_group(cfg: DictConfig | None) -> list:
     return out
 
 
+def stage_trainer(cfg: DictConfig, out_dir: Path, stage: str, **trainer_kw) -> tuple[L.Trainer, list]:
+    """A trainer for one stage of a multi-stage run (the curriculum), built from the run's own ``logger`` and
+    ``callbacks`` groups with their folders moved under ``out_dir`` (CSV logs, checkpoints) and the W&B run
+    named after the stage. Returns (trainer, callbacks)."""
+    from omegaconf import open_dict
+
+    groups = {}
+    for key, moved in (("logger", ("save_dir",)), ("callbacks", ("dirpath",))):
+        g = OmegaConf.create(OmegaConf.to_container(cfg.get(key) or {}, resolve=True))
+        with open_dict(g):
+            for _, sub in g.items():
+                for field in moved:
+                    if isinstance(sub, DictConfig) and field in sub:
+                        sub[field] = str(out_dir / ("checkpoints" if field == "dirpath" else ""))
+                if isinstance(sub, DictConfig) and "WandbLogger" in str(sub.get("_target_", "")):
+                    sub["name"] = f"{sub.get('name') or Path(str(cfg.paths.output_dir)).name}/{stage}"
+                    sub["save_dir"] = str(cfg.paths.output_dir)
+        groups[key] = g
+    loggers = _instantiate_group(groups["logger"])
+    callbacks = _instantiate_group(groups["callbacks"])
+    trainer = hydra.utils.instantiate(cfg.trainer, default_root_dir=str(out_dir), logger=loggers or False,
+                                      callbacks=callbacks, **trainer_kw)
+    return trainer, callbacks
+
+
 def _configure_wandb(cfg: DictConfig) -> None:
     """W&B runs offline unless the config turns it online; never touch the network otherwise."""
     wb = (cfg.get("logger") or {}).get("wandb")
