@@ -100,3 +100,18 @@ def test_onnx_export_matches_pytorch(tmp_path):
     set_calibration(path, {"method": "temperature", "temperature": 1.5})
     out, err = export_onnx(path)
     assert out.is_file() and err < 1e-4
+
+
+def test_calibrate_on_validation_pages(ptbxl_root):
+    """Temperatures are fitted on rendered + read validation-fold pages (never test), with ECE before/after, and
+    model=both's weighting is chosen on the same pages; nothing is written with write=False."""
+    from ecgcls.predict.calibrate import calibrate
+
+    before = (WEIGHTS_DIR / "patchecg_superdiag.json").read_text()
+    res = calibrate(["patchecg", "pic2dx"], pages_per_record=1, workers=1, write=False, limit=12)
+    for name in ("patchecg", "pic2dx"):
+        c = res[name]
+        assert c["temperature"] > 0 and c["fit_on"]["folds"] == [8, 9] and 0 <= c["ece_after"] <= 1
+        assert c["fit_on"]["pages"] <= 12
+    assert res["combine"]["best"]["max_weight"] in (0.0, 0.25, 0.5, 0.75, 1.0)
+    assert (WEIGHTS_DIR / "patchecg_superdiag.json").read_text() == before

@@ -65,7 +65,7 @@ def _logits(net, results: list[PageResult]) -> tuple[np.ndarray, np.ndarray]:
 
 
 def calibrate(models: list[str], folds=(8, 9), pages_per_record: int = 2, seed: int = 20261201,
-              ink: str = "auto", workers: int | None = None, write: bool = True) -> dict:
+              ink: str = "auto", workers: int | None = None, write: bool = True, limit: int | None = None) -> dict:
     """Fit and (``write``) store a temperature for each bundled model; returns what was measured."""
     from ecgcls import metrics as M
     from ecgcls.data import derive_labels, load_database, resolve_root
@@ -82,10 +82,11 @@ def calibrate(models: list[str], folds=(8, 9), pages_per_record: int = 2, seed: 
         raise ValueError("calibrate: models with different inputs; calibrate them in separate calls")
     image_prep = (pic[0].image_size, pic[0].preprocess, pic[0].picture.get("ink_gain")) if pic else None
     fs_model, n_model = (sig[0].fs, sig[0].n_samples) if sig else (100, 1000)
-    val_ids = [int(i) for i in db.index[db.strat_fold.isin(list(folds))]]
+    val_ids = [int(i) for i in db.index[db.strat_fold.isin(list(folds))]][:limit]
     ids, results = validation_pages(str(root), cache, val_ids, pages_per_record, seed, fs_model, n_model,
                                     {"ink": ink}, image_prep, workers)
     out: dict = {}
+    cal_probs: dict = {}
     for name, net in nets.items():
         labels = derive_labels(root, (net.card.get("data") or {}).get("task", "superdiagnostic"), db=db)
         missing = [c for c in net.classes if c not in labels.columns]
@@ -106,11 +107,39 @@ def calibrate(models: list[str], folds=(8, 9), pages_per_record: int = 2, seed: 
                "command": f"ecgcls calibrate {' '.join(models)} --folds {' '.join(map(str, folds))} "
                           f"--pages-per-record {pages_per_record}"}
         out[name] = cal
+        cal_probs[name] = dict(zip(keep.tolist(), after.numpy()))
         if write:
             set_calibration(name, cal)
         print(f"{name}: T = {t_fit:.3f} on {len(keep)} validation pages; ECE {cal['ece_before']:.3f} -> "
               f"{cal['ece_after']:.3f} (macro AUROC {cal['macro_auroc_val_pages']:.3f})")
+    if {"patchecg", "pic2dx"} <= set(nets):
+        out["combine"] = fit_combine(cal_probs["patchecg"], cal_probs["pic2dx"], results, ids, root, db)
     return out
+
+
+def fit_combine(p_sig: dict, p_img: dict, results: list[PageResult], ids: list[int], root, db) -> dict:
+    """Choose ``model=both``'s weighting (:func:`ecgcls.predict.combine.signal_weight`) on the validation pages:
+    the grid point with the best macro AUROC over all pages (a page the digitizer refused is the picture
+    path alone, as in predict)."""
+    from ecgcls import metrics as M
+    from ecgcls.data import derive_labels
+    from ecgcls.predict.combine import signal_weight
+
+    labels = derive_labels(root, "superdiagnostic", db=db)
+    pages = [k for k in p_img if ids[k] in labels.index]
+    y = labels.loc[[ids[k] for k in pages]].to_numpy(np.float32)
+    grid = []
+    for max_w in (0.0, 0.25, 0.5, 0.75, 1.0):
+        for full_db in (6.0, 12.0, 18.0):
+            p = np.stack([(lambda w: w * p_sig[k] + (1 - w) * p_img[k])(signal_weight(results[k].snr_db, full_db, 0.0, max_w))
+                          if k in p_sig else p_img[k] for k in pages])
+            grid.append({"max_weight": max_w, "full_db": full_db, "zero_db": 0.0,
+                         "macro_auroc": round(M.macro_auroc(p, y), 4)})
+            if max_w == 0.0:
+                break  # the full_db does not matter without the signal path
+    best = max(grid, key=lambda g: g["macro_auroc"])
+    print(f"model=both on {len(pages)} validation pages: best {best} (picture alone {grid[0]['macro_auroc']:.4f})")
+    return {"best": best, "grid": grid, "pages": len(pages)}
 
 
 def add_parser(sub) -> None:
@@ -121,10 +150,18 @@ def add_parser(sub) -> None:
     p.add_argument("--ink", default="auto", help="the digitizer's ink for signal models (as predict.py)")
     p.add_argument("--workers", type=int, default=None)
     p.add_argument("--dry-run", action="store_true", help="measure only; do not write the bundles")
+    p.add_argument("--out", help="also write what was measured (temperatures, ECE, the model=both grid) as JSON")
     p.set_defaults(func=_cli)
 
 
 def _cli(args) -> int:
-    calibrate(args.models, tuple(args.folds), args.pages_per_record, ink=args.ink, workers=args.workers,
-              write=not args.dry_run)
+    import json
+
+    res = calibrate(args.models, tuple(args.folds), args.pages_per_record, ink=args.ink, workers=args.workers,
+                    write=not args.dry_run)
+    if args.out:
+        from pathlib import Path
+
+        Path(args.out).write_text(json.dumps(res, indent=1))
+        print(f"wrote {args.out}")
     return 0
