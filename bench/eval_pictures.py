@@ -42,27 +42,36 @@ def page_key(path: str) -> tuple[int, str]:
     return int(ecg), EIK_LAYOUTS.get(tag, tag.replace("p", "+"))
 
 
-def render_sets(ids, layouts, presets, root, cache) -> dict[str, Path]:
-    """Draw each test record in each layout and preset once into bench/out/pictures/<preset>/."""
+def _render_one(job) -> None:
     import cv2
-    from tqdm.auto import tqdm
 
-    from ecgcls.data import SignalStore
+    from ecgcls.data.pagestore import worker_signals
     from ecgcls.render import RenderConfig, render
 
-    store = SignalStore(root, 500, cache, progress=False)
-    out = {}
+    root, cache, ecg_id, layout, preset, path = job
+    page = render(worker_signals(root, cache).get(ecg_id), 500, RenderConfig(layout=layout, artifacts=PRESETS[preset]),
+                  rng=ecg_id)
+    cv2.imwrite(path, cv2.cvtColor(page.image, cv2.COLOR_RGB2BGR))
+
+
+def render_sets(ids, layouts, presets, root, cache, workers=None) -> dict[str, Path]:
+    """Draw each test record in each layout and preset once into bench/out/pictures/<preset>/ (in parallel)."""
+    from concurrent.futures import ProcessPoolExecutor
+
+    from tqdm.auto import tqdm
+
+    out, jobs = {}, []
     for preset in presets:
         d = OUT / "pictures" / preset
         d.mkdir(parents=True, exist_ok=True)
-        for ecg_id in tqdm(ids, desc=f"render {preset}"):
+        for ecg_id in ids:
             for layout in layouts:
                 p = d / f"{ecg_id:05d}_{layout.replace('+', 'p')}.png"
                 if not p.exists():
-                    page = render(store.get(int(ecg_id)), 500, RenderConfig(layout=layout, artifacts=PRESETS[preset]),
-                                  rng=int(ecg_id))
-                    cv2.imwrite(str(p), cv2.cvtColor(page.image, cv2.COLOR_RGB2BGR))
+                    jobs.append((str(root), str(cache), int(ecg_id), layout, preset, str(p)))
         out[preset] = d
+    with ProcessPoolExecutor(workers) as ex:
+        list(tqdm(ex.map(_render_one, jobs, chunksize=4), total=len(jobs), desc="rendering test pictures"))
     return out
 
 
@@ -95,9 +104,13 @@ def score(rows: list[dict], y_super, y_rhythm, classes: list[str]) -> dict:
     if af:
         ya = y_rhythm.loc[[r["ecg_id"] for r in af], "AFIB"].to_numpy(np.float32)
         pa = np.array([r["afib"] for r in af], np.float32)
-        res["AFIB"] = {"pages": len(af), "positives": int(ya.sum()),
-                       "auroc": (round(M.macro_auroc(pa[:, None], ya[:, None]), 4) if 0 < ya.sum() < len(ya)
-                                 else None)}
+        def auc(k):
+            return round(M.macro_auroc(pa[k, None], ya[k, None]), 4) if 0 < ya[k].sum() < len(k) else None
+
+        res["AFIB"] = {"pages": len(af), "positives": int(ya.sum()), "auroc": auc(np.arange(len(af))),
+                       "layouts": {lay: {"pages": len(k), "positives": int(ya[k].sum()), "auroc": auc(k)}
+                                   for lay in sorted({r["layout"] for r in af})
+                                   for k in [np.array([i for i, r in enumerate(af) if r["layout"] == lay])]}}
     return res
 
 
@@ -125,7 +138,8 @@ def main() -> None:
     if args.source == "eik":
         sets = {s: Path(args.eik) / s for s in args.sets}
     else:
-        sets = render_sets([int(i) for i in test_ids[: args.n]], args.layouts, args.artifacts, root, cache)
+        sets = render_sets([int(i) for i in test_ids[: args.n]], args.layouts, args.artifacts, root, cache,
+                           args.workers)
     work = OUT / name
     work.mkdir(parents=True, exist_ok=True)
     res: dict = {"source": args.source, "models": {}, "sets": {}, "test_folds": list(range(1, 8)),
@@ -207,11 +221,13 @@ def markdown(res: dict) -> str:
             per = ", ".join(f"{k} {x['macro_auroc']:.3f} ({x['n']})" for k, x in v.get("layouts", {}).items())
             lines.append(f"| {s} | {m} | {v.get('macro_auroc', float('nan')):.4f} | {v['coverage']:.1%} | "
                          f"{v.get('ece', float('nan')):.3f} | {v.get('layout_spread', '')} | {per} |")
-    lines += ["", "| set | AFIB pages | AFIB positives | AFIB AUROC |", "|---|---|---|---|"]
+    lines += ["", "| set | AFIB pages | AFIB positives | AFIB AUROC | per layout (pages, positives) |",
+              "|---|---|---|---|---|"]
     for s, e in res["sets"].items():
         if "AFIB" in e:
             a = e["AFIB"]
-            lines.append(f"| {s} | {a['pages']} | {a['positives']} | {a['auroc']} |")
+            per = ", ".join(f"{k} {v['auroc']} ({v['pages']}, {v['positives']})" for k, v in a.get("layouts", {}).items())
+            lines.append(f"| {s} | {a['pages']} | {a['positives']} | {a['auroc']} | {per} |")
     return "\n".join(lines) + "\n"
 
 

@@ -185,6 +185,9 @@ def test_predict_entry_point_exit_codes(tmp_path, good_png):
                          f"hydra.run.dir={tmp_path / 'h'}"], cwd=REPO, capture_output=True, text=True, timeout=300)
     assert ok.returncode == 0, ok.stderr[-2000:]
     assert "patchecg+pic2dx_ensemble" in ok.stderr  # model=... is a plain value, not the training model/ group
+    row = read_rows(out)[0]  # the default rhythm bundle adds its classes for pages the digitizer read
+    assert row["paths"] == "signal+picture" and 0 <= float(row["p_AFIB"]) <= 1 and 0 <= float(row["p_SR"]) <= 1
+    out.unlink()
     (folder / "bad.png").write_bytes(b"")
     bad = subprocess.run([sys.executable, "predict.py", f"input={folder}", f"output={out}", "workers=1",
                           f"hydra.run.dir={tmp_path / 'h2'}"], cwd=REPO, capture_output=True, text=True, timeout=300)

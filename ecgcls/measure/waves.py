@@ -1,0 +1,193 @@
+"""Beats, wave boundaries and the measurements ECG machines print, from (possibly partly missing) leads.
+
+Delineation is NeuroKit2's (``ecg_clean`` → ``ecg_peaks`` → ``ecg_delineate(method="dwt")``), run on each run of
+finite samples of a lead separately; ecgcls adds only the glue: per-beat sanity checks, a median beat per lead,
+amplitudes against the PR-segment baseline, and the global values (the median over leads of each lead's
+median beat-wise value, as machines report one global interval). All times are in ms, amplitudes in mV,
+axes in degrees.
+"""
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+
+from ecgcls.types import LEADS
+
+#: plausible ranges (ms) outside which a beat's interval is treated as a delineation failure, not a finding
+PLAUSIBLE_MS = {"p_ms": (40, 200), "pr_ms": (60, 400), "qrs_ms": (40, 250), "qt_ms": (200, 700)}
+FIDUCIALS = ("r", "p_on", "p_off", "qrs_on", "qrs_off", "t_off")
+
+
+@dataclass
+class LeadWaves:
+    """Per-beat fiducials of one lead, in samples of the lead's own timeline (float; NaN where not found)."""
+
+    fs: float
+    r: np.ndarray
+    p_on: np.ndarray
+    p_off: np.ndarray
+    qrs_on: np.ndarray
+    qrs_off: np.ndarray
+    t_off: np.ndarray
+    run: np.ndarray  # index of the run of finite samples each beat belongs to (RR only within a run)
+
+    @property
+    def n_beats(self) -> int:
+        return int(len(self.r))
+
+
+def _runs(ok: np.ndarray, min_len: int) -> list[tuple[int, int]]:
+    """[start, end) of the runs of True at least ``min_len`` long."""
+    d = np.diff(np.concatenate([[0], ok.astype(np.int8), [0]]))
+    return [(int(s), int(e)) for s, e in zip(np.flatnonzero(d == 1), np.flatnonzero(d == -1)) if e - s >= min_len]
+
+
+def _as_float(v, n: int) -> np.ndarray:
+    a = np.array([np.nan if x is None else float(x) for x in (v if v is not None else [])], dtype=float)
+    return a[:n] if len(a) >= n else np.concatenate([a, np.full(n - len(a), np.nan)])
+
+
+def delineate(x: np.ndarray, fs: float, min_run_s: float = 2.5) -> LeadWaves:
+    """Beats and wave boundaries of one lead ``x`` (T,) in mV sampled at ``fs`` Hz; NaN samples are gaps.
+
+    Each run of finite samples at least ``min_run_s`` long is delineated on its own. A fiducial that breaks the
+    order P on < P off ≤ QRS on < R < QRS off < T off is dropped (NaN), not guessed."""
+    import neurokit2 as nk
+
+    x = np.asarray(x, dtype=float)
+    cols: dict[str, list] = {k: [] for k in (*FIDUCIALS, "run")}
+    for k, (s, e) in enumerate(_runs(np.isfinite(x), int(min_run_s * fs))):
+        seg = x[s:e]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            try:
+                clean = nk.ecg_clean(seg, sampling_rate=int(fs))
+                _, info = nk.ecg_peaks(clean, sampling_rate=int(fs))
+                r = np.asarray(info["ECG_R_Peaks"], dtype=float)
+                if len(r) < 2:
+                    continue
+                _, w = nk.ecg_delineate(clean, info, sampling_rate=int(fs), method="dwt")
+            except Exception:  # NeuroKit2 raises on too-short or flat runs: no beats from this run
+                continue
+        n = len(r)
+        f = {"r": r, "p_on": _as_float(w.get("ECG_P_Onsets"), n), "p_off": _as_float(w.get("ECG_P_Offsets"), n),
+             "qrs_on": _as_float(w.get("ECG_R_Onsets"), n), "qrs_off": _as_float(w.get("ECG_R_Offsets"), n),
+             "t_off": _as_float(w.get("ECG_T_Offsets"), n)}
+        with np.errstate(invalid="ignore"):
+            f["qrs_on"][~(f["qrs_on"] < r)] = np.nan
+            f["qrs_off"][~(f["qrs_off"] > r)] = np.nan
+            f["p_off"][~(f["p_off"] <= np.where(np.isnan(f["qrs_on"]), r, f["qrs_on"]))] = np.nan
+            f["p_on"][~(f["p_on"] < np.where(np.isnan(f["p_off"]), r, f["p_off"]))] = np.nan
+            f["t_off"][~(f["t_off"] > np.where(np.isnan(f["qrs_off"]), r, f["qrs_off"]))] = np.nan
+        for key in FIDUCIALS:
+            cols[key].append(f[key] + s)
+        cols["run"].append(np.full(n, k))
+    cat = {k: (np.concatenate(v) if v else np.zeros(0)) for k, v in cols.items()}
+    return LeadWaves(fs=float(fs), run=cat.pop("run").astype(int), **cat)
+
+
+def _median_ms(a: np.ndarray, fs: float, key: str) -> float:
+    ms = a / fs * 1000.0
+    lo, hi = PLAUSIBLE_MS[key]
+    ms = ms[np.isfinite(ms) & (ms >= lo) & (ms <= hi)]
+    return float(np.median(ms)) if len(ms) else float("nan")
+
+
+def _lead(x: np.ndarray, w: LeadWaves) -> dict:
+    """One lead's intervals (median over beats) and amplitudes on its median beat."""
+    fs = w.fs
+    out: dict = {"n_beats": w.n_beats,
+                 "p_ms": _median_ms(w.p_off - w.p_on, fs, "p_ms"),
+                 "pr_ms": _median_ms(w.qrs_on - w.p_on, fs, "pr_ms"),
+                 "qrs_ms": _median_ms(w.qrs_off - w.qrs_on, fs, "qrs_ms"),
+                 "qt_ms": _median_ms(w.t_off - w.qrs_on, fs, "qt_ms")}
+    pre, post = int(0.35 * fs), int(0.6 * fs)
+    beats = [int(r) for r in w.r if r - pre >= 0 and r + post <= len(x) and np.isfinite(x[int(r) - pre:int(r) + post]).all()]
+    if len(beats) < 2:
+        return out
+    mb = np.median(np.stack([x[r - pre:r + post] for r in beats]), axis=0)  # R at index `pre`
+
+    def rel(a: np.ndarray) -> float:  # median offset (samples) of a fiducial from R
+        d = (a - w.r)[np.isfinite(a - w.r)]
+        return float(np.median(d)) if len(d) else float("nan")
+
+    q_on, q_off, t_off, p_on, p_off = (rel(getattr(w, k)) for k in ("qrs_on", "qrs_off", "t_off", "p_on", "p_off"))
+    if not (np.isfinite(q_on) and np.isfinite(q_off)):
+        return out
+    i_on, i_off = int(pre + q_on), int(pre + q_off)
+    if not (0 < i_on < pre < i_off < len(mb)):
+        return out
+    b0 = max(0, i_on - int(0.03 * fs))
+    base = float(np.median(mb[b0:max(b0 + 1, i_on - int(0.005 * fs))]))  # PR segment, just before QRS onset
+    qrs = mb[i_on:i_off + 1] - base
+    k_r = int(np.argmax(qrs))
+    out.update(r_mv=float(max(0.0, qrs.max())), s_mv=float(max(0.0, -qrs[k_r:].min())),
+               qrs_area=float(qrs.sum() / fs))
+    before = qrs[:k_r]
+    neg = before < -0.02  # a Q wave: the first deflection of the QRS is negative
+    if len(before) and neg[:max(1, int(0.01 * fs))].any():
+        run = np.flatnonzero(~neg)
+        end = int(run[run > int(np.argmax(neg))][0]) if (run > int(np.argmax(neg))).any() else len(before)
+        out.update(q_ms=float(end / fs * 1000.0), q_mv=float(max(0.0, -before[:end].min())))
+    else:
+        out.update(q_ms=0.0, q_mv=0.0)
+    j60 = i_off + int(0.06 * fs)
+    if j60 < len(mb):
+        out["st60_mv"] = float(mb[j60] - base)
+    if np.isfinite(t_off) and i_off + int(0.08 * fs) < int(pre + t_off) <= len(mb):
+        t = mb[i_off + int(0.08 * fs):int(pre + t_off)] - base
+        out.update(t_mv=float(t[np.argmax(np.abs(t))]), t_area=float(t.sum() / fs))
+    if np.isfinite(p_on) and np.isfinite(p_off) and 0 <= int(pre + p_on) < int(pre + p_off) <= i_on:
+        p = mb[int(pre + p_on):int(pre + p_off)] - base
+        out.update(p_mv=float(p[np.argmax(np.abs(p))]), p_area=float(p.sum() / fs))
+    return out
+
+
+def _axis(leads: dict, key: str) -> float:
+    a, f = leads.get("I", {}).get(key), leads.get("aVF", {}).get(key)
+    if a is None or f is None:
+        return float("nan")
+    return float(np.degrees(np.arctan2(f, a)))
+
+
+def measure(signal: np.ndarray, fs: float, rhythm_leads: tuple[str, ...] = ("II", "V1", "V5", "I")) -> dict:
+    """Global and per-lead measurements of a (12, T) record in mV (NaN where missing) sampled at ``fs`` Hz.
+
+    Returns ``{"global": {...}, "leads": {lead: {...}}}``; a value that cannot be measured is NaN (or absent),
+    never filled in. Global intervals are the median over the leads that measured them."""
+    signal = np.asarray(signal, dtype=float)
+    if signal.ndim != 2 or signal.shape[0] != 12:
+        raise ValueError(f"measure expects a (12, T) record, got {signal.shape}")
+    waves = {lead: delineate(signal[i], fs) for i, lead in enumerate(LEADS)}
+    leads = {lead: _lead(signal[i], waves[lead]) for i, lead in enumerate(LEADS)}
+    g: dict = {}
+    for key in ("p_ms", "pr_ms", "qrs_ms", "qt_ms"):
+        v = [leads[k][key] for k in LEADS if np.isfinite(leads[k].get(key, np.nan))]
+        g[key] = float(np.median(v)) if v else float("nan")
+    # rhythm from the lead with the most beats (the rhythm strip, when the page has one)
+    cand = sorted(LEADS, key=lambda k: (waves[k].n_beats, k in rhythm_leads), reverse=True)
+    w = waves[cand[0]]
+    rr = np.concatenate([np.diff(w.r[w.run == k]) for k in np.unique(w.run)]) / fs * 1000.0 if w.n_beats else np.zeros(0)
+    rr = rr[(rr > 250) & (rr < 2500)]
+    g["rhythm_lead"] = cand[0] if len(rr) >= 2 else ""
+    if len(rr) >= 2:
+        g.update(hr_bpm=float(60000.0 / np.median(rr)), rr_ms=float(np.median(rr)), rr_cv=float(np.std(rr) / np.mean(rr)),
+                 rr_irregularity=float(np.median(np.abs(np.diff(rr))) / np.median(rr)) if len(rr) >= 3 else float("nan"))
+    else:
+        g.update(hr_bpm=float("nan"), rr_ms=float("nan"), rr_cv=float("nan"), rr_irregularity=float("nan"))
+    rr_s = g["rr_ms"] / 1000.0
+    g["qtc_bazett_ms"] = g["qt_ms"] / np.sqrt(rr_s) if np.isfinite(rr_s) else float("nan")
+    g["qtc_fridericia_ms"] = g["qt_ms"] / np.cbrt(rr_s) if np.isfinite(rr_s) else float("nan")
+    g["p_axis_deg"], g["qrs_axis_deg"], g["t_axis_deg"] = (_axis(leads, k) for k in ("p_area", "qrs_area", "t_area"))
+    pm = [abs(leads[k]["p_mv"]) for k in ("II", "V1") if "p_mv" in leads[k]]
+    g["p_max_mv"] = float(max(pm)) if pm else float("nan")
+
+    def amp(lead: str, key: str) -> float:
+        return float(leads[lead].get(key, np.nan))
+
+    g["sokolow_lyon_mv"] = amp("V1", "s_mv") + max(amp("V5", "r_mv"), amp("V6", "r_mv"))
+    g["cornell_mv"] = amp("aVL", "r_mv") + amp("V3", "s_mv")
+    g["r_avl_mv"] = amp("aVL", "r_mv")
+    return {"global": g, "leads": leads, "fs": float(fs)}
