@@ -151,7 +151,7 @@ def test_picture_path_needs_no_digitizer(tmp_path, good_png):
                                                        out.with_suffix(".jsonl").read_text().splitlines())}
             g = j["good.png"]
             w = g["signal_weight"]
-            assert 0 <= w <= 0.5
+            assert 0 <= w <= 0.75
             mixed = w * np.array(g["path_probs"]["signal"]) + (1 - w) * np.array(g["path_probs"]["picture"])
             np.testing.assert_allclose(mixed, [g["probs"][c] for c in ["NORM", "MI", "STTC", "CD", "HYP"]], atol=1e-6)
         else:
@@ -161,9 +161,10 @@ def test_picture_path_needs_no_digitizer(tmp_path, good_png):
 def test_signal_weight_follows_predicted_snr():
     from ecgcls.predict.combine import signal_weight
 
-    assert signal_weight(float("nan")) == 0.0 and signal_weight(-3.0) == 0.0 and signal_weight(30.0) == 0.5
+    assert signal_weight(float("nan")) == 0.0 and signal_weight(-3.0) == 0.0 and signal_weight(30.0) == 0.75
     ws = [signal_weight(s) for s in np.linspace(-5, 20, 26)]
-    assert all(a <= b for a, b in zip(ws, ws[1:])) and signal_weight(6.0) == pytest.approx(0.25)
+    assert all(a <= b for a, b in zip(ws, ws[1:])) and signal_weight(3.0) == pytest.approx(0.375)
+    assert signal_weight(6.0, full_db=12.0, max_weight=0.5) == pytest.approx(0.25)
     with pytest.raises(ValueError, match="must exceed"):
         signal_weight(5.0, full_db=0.0, zero_db=1.0)
 

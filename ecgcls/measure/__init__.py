@@ -1,6 +1,6 @@
 """Waveform measurements the way ECG machines print them, and the evidence they give for each diagnosis.
 
-- :func:`delineate` — beats and wave boundaries of one lead (NeuroKit2's peak detector and DWT delineator on
+- :func:`delineate` — beats and wave boundaries of one lead (NeuroKit2's peak detector and prominence delineator on
   each run of finite samples; NaN parts are skipped, never interpolated).
 - :func:`measure` — global and per-lead measurements of a 12-lead record (HR, RR irregularity, P, PR, QRS,
   QT, QTc Bazett/Fridericia, P/QRS/T axes, ST at J+60 ms, Sokolow-Lyon and Cornell voltages, Q waves,

@@ -1,6 +1,7 @@
 """Beats, wave boundaries and the measurements ECG machines print, from (possibly partly missing) leads.
 
-Delineation is NeuroKit2's (``ecg_clean`` → ``ecg_peaks`` → ``ecg_delineate(method="dwt")``), run on each run of
+Delineation is NeuroKit2's (``ecg_clean`` → ``ecg_peaks`` → ``ecg_delineate(method="prominence")``; its "dwt"
+method put QRS onsets ~40 ms early on LUDB: QRS +65 ms, PR −41 ms), run on each run of
 finite samples of a lead separately; ecgcls adds only the glue: per-beat sanity checks, a median beat per lead,
 amplitudes against the PR-segment baseline, and the global values (the median over leads of each lead's
 median beat-wise value, as machines report one global interval). All times are in ms, amplitudes in mV,
@@ -68,7 +69,7 @@ def delineate(x: np.ndarray, fs: float, min_run_s: float = 2.5) -> LeadWaves:
                 r = np.asarray(info["ECG_R_Peaks"], dtype=float)
                 if len(r) < 2:
                     continue
-                _, w = nk.ecg_delineate(clean, info, sampling_rate=int(fs), method="dwt")
+                _, w = nk.ecg_delineate(clean, info, sampling_rate=int(fs), method="prominence")
             except Exception:  # NeuroKit2 raises on too-short or flat runs: no beats from this run
                 continue
         n = len(r)
