@@ -136,9 +136,9 @@ def test_picture_path_needs_no_digitizer(tmp_path, good_png):
     noise[100:300, 100:300] = rng.integers(0, 255, (200, 200, 3))
     Image.fromarray(noise).save(folder / "noecg.png")
     (folder / "empty.png").write_bytes(b"")
-    for model in ("pic2dx", "both"):
+    for model, rhythm in (("pic2dx", None), ("both", "rhythm")):
         out = tmp_path / f"{model}.csv"
-        s = run_predict(str(folder), str(out), model=model, workers=1, jsonl=True)
+        s = run_predict(str(folder), str(out), model=model, workers=1, jsonl=True, rhythm=rhythm)
         rows = {Path(r["path"]).name: r for r in read_rows(out)}
         assert s["error"] == 1 and rows["empty.png"]["status"] == "error" and rows["empty.png"]["p_NORM"] == ""
         assert rows["noecg.png"]["status"] == "ok" and rows["noecg.png"]["paths"] == "picture"
@@ -146,7 +146,9 @@ def test_picture_path_needs_no_digitizer(tmp_path, good_png):
         good = rows["good.png"]
         assert good["paths"] == ("picture" if model == "pic2dx" else "signal+picture")
         if model == "both":
+            assert rows["noecg.png"]["p_AFIB"] == ""  # rhythm needs the digitized leads: blank, not a guess
             assert "no ECG trace" in rows["noecg.png"]["error"] and good["layout"] == "3x4+II"
+            assert 0 <= float(good["p_AFIB"]) <= 1
             j = {Path(x["path"]).name: x for x in map(__import__("json").loads,
                                                        out.with_suffix(".jsonl").read_text().splitlines())}
             g = j["good.png"]

@@ -252,9 +252,9 @@ def run_predict(input: str, output: str, model: str = "cnn1d", batch_size: int =
                 status = r.status if "signal" in parts else "ok"
                 if "signal" not in parts and r.status == "error":
                     row["error"] = f"signal path: {r.error}"
-                pr = np.concatenate([p, p_rhy[k]]) if rhy_net else p
-                if rhy_net and k not in p_rhy:
-                    pr = np.concatenate([p, np.full(len(rhy_net.classes), np.nan)])
+                pr = p
+                if rhy_net:  # rhythm only where the digitizer read the page; blank (not a guess) elsewhere
+                    pr = np.concatenate([p, p_rhy[k] if k in p_rhy else np.full(len(rhy_net.classes), np.nan)])
                 row.update(paths="+".join(parts), layout=r.layout,
                            quality="" if np.isnan(r.quality) else f"{r.quality:.3f}",
                            labels=";".join(c for c, v, t in zip(classes, pr, all_thr) if v >= t))
