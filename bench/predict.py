@@ -28,7 +28,8 @@ from ecgcls.render import RenderConfig, render  # noqa: E402
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--n", type=int, default=40)
+    ap.add_argument("--n", type=int, default=160, help="pictures (more pictures: the pool's start-up weighs less)")
+    ap.add_argument("--name", default="predict", help="output name under bench/out")
     ap.add_argument("--models", nargs="+", default=["cnn1d", "patchecg", "pic2dx", "both"])
     ap.add_argument("--rhythm", default="rhythm", help="rhythm bundle added to every run ('' for none)")
     ap.add_argument("--workers", type=int, default=os.cpu_count())
@@ -36,9 +37,10 @@ def main() -> None:
     ids, sigs = ptbxl_signals(500, args.n)
     layouts = ["3x4+II", "6x2", "12x1", "3x4"]
     res = {"pictures": args.n, "workers": args.workers, "cpu_count": os.cpu_count(), "rhythm": args.rhythm or None,
-           "timed": "run_predict over a folder of PNGs (reading files, digitizing where the model needs it, "
-                    "classifying, writing preds.csv), after a warm-up run in the same process (start-up, weights "
-                    "and numba compilation not counted)", "models": {}}
+           "timed": "run_predict over a folder of 200-DPI Letter PNGs (starting its worker processes, reading "
+                    "files, digitizing where the model needs it, classifying, writing preds.csv), after a warm-up "
+                    "run in the same process (interpreter start-up, imports, first weights load and numba "
+                    "compilation not counted)", "models": {}}
     with tempfile.TemporaryDirectory() as tmp:
         for k, (i, s) in enumerate(zip(ids, sigs)):
             arts = ("scan",) if k % 2 else ()
@@ -69,7 +71,7 @@ def main() -> None:
                 res["models"][model]["network_only"][name] = {"pictures_per_s": round(pps, 1), "input": list(shape[1:]),
                                                               "torch_threads": torch.get_num_threads()}
                 print(f"  {name} network alone: {pps:.1f} pictures/s (input {tuple(shape[1:])})")
-    write_json("predict", res)
+    write_json(args.name, res)
 
 
 if __name__ == "__main__":
