@@ -132,9 +132,17 @@ def plot_reliability(curves: dict[str, tuple], path: str | Path, n_bins: int = 1
         r = reliability(p, y, n_bins)
         pts = [(a, b) for a, b in zip(r["mean_p"], r["freq"]) if a is not None]
         ax.plot(*zip(*pts), "o-", ms=3, lw=1.2, label=f"{name} (ECE {ece(p, y, n_bins):.3f})")
+    return _finish_diagonal(fig, ax, path, "upper left", xlabel="mean predicted probability",
+                            ylabel="observed frequency", title=title, xlim=(0, 1), ylim=(0, 1))
+
+
+def _finish_diagonal(fig, ax, path: str | Path, legend_loc: str, **labels) -> Path:
+    """Dotted diagonal, axes labels, legend; save the figure as a PNG and close it."""
+    import matplotlib.pyplot as plt
+
     ax.plot([0, 1], [0, 1], "k:", lw=0.8)
-    ax.set(xlabel="mean predicted probability", ylabel="observed frequency", title=title, xlim=(0, 1), ylim=(0, 1))
-    ax.legend(loc="upper left", fontsize=7)
+    ax.set(**labels)
+    ax.legend(loc=legend_loc, fontsize=7)
     fig.tight_layout()
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -173,15 +181,8 @@ def plot_roc(probs, targets, classes: Sequence[str], path: str | Path, title: st
             continue
         fpr, tpr, _ = binary_roc(p[:, c], y[:, c])
         ax.plot(fpr.numpy(), tpr.numpy(), lw=1.4, label=f"{name} ({float(binary_auroc(p[:, c], y[:, c])):.3f})")
-    ax.plot([0, 1], [0, 1], "k:", lw=0.8)
-    ax.set(xlabel="false positive rate", ylabel="true positive rate", title=title, xlim=(0, 1), ylim=(0, 1.01))
-    ax.legend(loc="lower right", fontsize=7)
-    fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+    return _finish_diagonal(fig, ax, path, "lower right", xlabel="false positive rate", ylabel="true positive rate",
+                            title=title, xlim=(0, 1), ylim=(0, 1.01))
 
 
 def plot_bars(values: dict[str, float], path: str | Path, title: str, ylabel: str = "macro AUROC") -> Path:
