@@ -198,3 +198,25 @@ def test_predict_entry_point_exit_codes(tmp_path, good_png):
     missing = subprocess.run([sys.executable, "predict.py", f"input={tmp_path / 'nope'}", f"output={out}",
                               f"hydra.run.dir={tmp_path / 'h3'}"], cwd=REPO, capture_output=True, text=True, timeout=300)
     assert missing.returncode == 2 and "no such file" in missing.stderr
+
+
+def test_report_and_measurements(tmp_path, good_png):
+    """report=DIR: one JSON + self-contained HTML per page with the overlay, measurements and each class's
+    evidence; the JSONL carries the same measurements."""
+    import json
+
+    folder = tmp_path / "in"
+    folder.mkdir()
+    Image.open(good_png).save(folder / "good.png")
+    out, rep = tmp_path / "p.csv", tmp_path / "reports"
+    run_predict(str(folder), str(out), workers=1, report=str(rep), jsonl=True)
+    j = json.loads((rep / "good.json").read_text())
+    g = j["measurements"]["global"]
+    assert 40 <= g["hr_bpm"] <= 120 and 40 <= g["qrs_ms"] <= 200
+    assert set(j["evidence"]) == {"NORM", "MI", "STTC", "CD", "HYP"}
+    statuses = {c["status"] for e in j["evidence"].values() for c in e["criteria"]}
+    assert statuses <= {"met", "not met", "not measurable"} and "met" in statuses
+    page = (rep / "good.html").read_text()
+    assert "data:image/png;base64," in page and "<script" not in page and "Sokolow-Lyon" in page
+    line = json.loads(out.with_suffix(".jsonl").read_text().splitlines()[0])
+    assert line["measurements"]["global"]["hr_bpm"] == pytest.approx(g["hr_bpm"])

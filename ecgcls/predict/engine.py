@@ -46,8 +46,13 @@ class PageResult:
     load_error: bool = False
 
 
+def page_stem(name: str) -> str:
+    """File stem for a page's overlay / report (``scan.pdf#page=2`` → ``scan_p2``)."""
+    return Path(name.replace("#page=", "_p")).stem
+
+
 def _digitize_page(name: str, image: np.ndarray, fs_model: int, n_samples: int, dig_kw: dict,
-                   overlay_dir: str | None) -> PageResult:
+                   overlay_dir: str | None, measure: bool = False) -> PageResult:
     import cv2
 
     from ecgcls.digitize import DigitizeError, digitize
@@ -62,20 +67,27 @@ def _digitize_page(name: str, image: np.ndarray, fs_model: int, n_samples: int, 
                                          f"({finite.mean():.0%} of the 12 x 10 s timeline)")
     sig = resample_nan(d.record.signal, d.record.fs, fs_model, n_samples)
     if overlay_dir:
-        stem = Path(name.replace("#page=", "_p")).stem
-        cv2.imwrite(str(Path(overlay_dir) / f"{stem}_overlay.png"), cv2.cvtColor(d.overlay(), cv2.COLOR_RGB2BGR))
+        cv2.imwrite(str(Path(overlay_dir) / f"{page_stem(name)}_overlay.png"),
+                    cv2.cvtColor(d.overlay(), cv2.COLOR_RGB2BGR))
     snr = float(np.mean(list(d.lead_snr_pred.values()))) if d.lead_snr_pred else float("nan")
+    measurements = None
+    if measure:  # at the digitizer's own rate, on what was read (NaN parts are not measured)
+        from ecgcls.measure import measure as measure_record
+        from ecgcls.predict.report import json_safe
+
+        measurements = json_safe(measure_record(d.record.signal, d.record.fs))
     # 'uncertain': read, but its quality predicts a poor reading; probabilities are still given, with the reason
     return PageResult(name, d.status, d.reason, d.layout_detail, d.quality, sig,
                       {"scale_method": d.scale_method, "px_per_mm": d.px_per_mm, "gain_mm_mv": d.gain_mm_mv,
                        "speed_mm_s": d.speed_mm_s, "rotation_deg": d.rotation_deg,
                        "lead_quality": d.lead_quality, "lead_snr_pred_db": d.lead_snr_pred,
-                       "start_times": d.start_times, "ink": d.ink, "column_timing": d.column_timing},
+                       "start_times": d.start_times, "ink": d.ink, "column_timing": d.column_timing,
+                       **({"measurements": measurements} if measure else {})},
                       snr_db=snr)
 
 
 def read_file(path: str, fs_model: int, n_samples: int, dig_kw: dict | None, overlay_dir: str | None,
-              image_prep: tuple | None = None) -> list[PageResult]:
+              image_prep: tuple | None = None, measure: bool = False) -> list[PageResult]:
     """Read every page of one file (runs in a worker process); errors become error rows.
 
     ``dig_kw``: digitize the page with these keyword arguments (None: no signal model needs it — the
@@ -86,7 +98,7 @@ def read_file(path: str, fs_model: int, n_samples: int, dig_kw: dict | None, ove
     out: list[PageResult] = []
     try:
         for name, image in load_pages(path):
-            r = (_digitize_page(name, image, fs_model, n_samples, dig_kw, overlay_dir) if dig_kw is not None
+            r = (_digitize_page(name, image, fs_model, n_samples, dig_kw, overlay_dir, measure) if dig_kw is not None
                  else PageResult(name, "not-run"))
             if image_prep is not None:
                 from ecgcls.data.images import preprocess
@@ -170,7 +182,8 @@ def _batched(net, x: torch.Tensor, n: int = 64) -> np.ndarray:
 
 def run_predict(input: str, output: str, model: str = "cnn1d", batch_size: int = 16, workers: int | None = None,
                 overwrite: bool = False, overlays: str | None = None, jsonl: bool = False,
-                digitize: dict | None = None, rhythm: str | None = None, combine: dict | None = None) -> dict:
+                digitize: dict | None = None, rhythm: str | None = None, combine: dict | None = None,
+                measure: bool = False, report: str | None = None) -> dict:
     """Predict every picture below ``input`` into ``output`` (CSV); returns a summary dict.
 
     ``model``: a bundled name (``cnn1d``, ``patchecg``, ``pic2dx``), ``both`` (PatchECG + the picture
@@ -178,7 +191,9 @@ def run_predict(input: str, output: str, model: str = "cnn1d", batch_size: int =
     bundle path. Picture models never need the digitizer: a page it refuses still gets their answer
     (``paths`` says which paths answered). ``rhythm``: a rhythm bundle (e.g. ``rhythm``) whose classes
     (``p_AFIB``, ...) are added for every page the digitizer read. ``combine``: keyword arguments of
-    :func:`~ecgcls.predict.combine.signal_weight`."""
+    :func:`~ecgcls.predict.combine.signal_weight`. ``measure``: measure the digitized leads (intervals, axes,
+    voltages...) and check each class's evidence criteria (into the JSONL). ``report``: a folder for one JSON +
+    self-contained HTML report per page (implies ``measure`` and overlays)."""
     from ecgcls.digitize import find_pictures
     from ecgcls.predict.bundle import load_bundle
     from ecgcls.predict.combine import signal_weight
@@ -200,7 +215,12 @@ def run_predict(input: str, output: str, model: str = "cnn1d", batch_size: int =
     image_prep = ((img_net.image_size, img_net.preprocess, img_net.picture.get("ink_gain")) if img_net else None)
     lead = sig_net or rhy_net
     fs_model, n_model = (lead.fs, lead.n_samples) if lead else (100, 1000)
-    dig_kw = dict(digitize or {}) if lead else None  # no signal model: the digitizer is not run
+    measure = bool(measure or report)
+    if report:
+        Path(report).mkdir(parents=True, exist_ok=True)
+        overlays = overlays or report
+    # no signal model and nothing to measure: the digitizer is not run
+    dig_kw = dict(digitize or {}) if (lead or measure) else None
     thresholds = (sig_net.thresholds + img_net.thresholds) / 2 if sig_net and img_net else net.thresholds
     name = "+".join(n.name for n in nets)
     classes = list(net.classes) + (list(rhy_net.classes) if rhy_net else [])
@@ -232,6 +252,10 @@ def run_predict(input: str, output: str, model: str = "cnn1d", batch_size: int =
             p_img = dict(zip(pics, _batched(img_net, torch.stack([img_net.picture_tensor(results[k].picture)
                                                                   for k in pics]))))
         for k, r in enumerate(results):
+            if measure and (r.extra or {}).get("measurements"):
+                from ecgcls.measure import evidence
+
+                r.extra["evidence"] = evidence(r.extra["measurements"], classes)
             row = {"path": r.path, "error": r.error}
             parts, w = [], 0.0
             if k in p_sig and k in p_img:
@@ -273,6 +297,18 @@ def run_predict(input: str, output: str, model: str = "cnn1d", batch_size: int =
             row["status"] = status
             counts[status] += 1
             writer.write(row)
+            if report and p is not None:
+                from ecgcls.predict.report import write_report
+
+                stem = page_stem(r.path)
+                write_report(report, stem, {"path": r.path, "status": status, "reason": row["error"],
+                                            "paths": row["paths"], "layout": r.layout, "quality": r.quality,
+                                            "probs": {c: float(v) if np.isfinite(v) else None
+                                                      for c, v in zip(classes, pr)},
+                                            "labels": row["labels"].split(";") if row["labels"] else [],
+                                            "measurements": (r.extra or {}).get("measurements"),
+                                            "evidence": (r.extra or {}).get("evidence")},
+                             Path(overlays) / f"{stem}_overlay.png" if overlays else None)
 
     bar = tqdm(total=len(todo), desc=f"predicting ({name})", unit="file")
     try:
@@ -281,12 +317,12 @@ def run_predict(input: str, output: str, model: str = "cnn1d", batch_size: int =
                 for chunk in _chunks(todo, batch_size):
                     n = len(chunk)
                     results = [r for rs in ex.map(read_file, chunk, [fs_model] * n, [n_model] * n, [dig_kw] * n,
-                                                  [overlays] * n, [image_prep] * n) for r in rs]
+                                                  [overlays] * n, [image_prep] * n, [measure] * n) for r in rs]
                     emit(results)
                     bar.update(len(chunk))
         else:
             for chunk in _chunks(todo, batch_size):
-                emit([r for f in chunk for r in read_file(f, fs_model, n_model, dig_kw, overlays, image_prep)])
+                emit([r for f in chunk for r in read_file(f, fs_model, n_model, dig_kw, overlays, image_prep, measure)])
                 bar.update(len(chunk))
     finally:
         bar.close()
