@@ -51,6 +51,10 @@ def _fmt(v, unit: str = "") -> str:
     return f"{v:.2f}" if unit == "" else f"{v:.0f} {html.escape(unit)}" if unit != "mV" else f"{v:.2f} mV"
 
 
+def _q(v) -> str:
+    return "not read" if v is None else f"{v:.2f}" if isinstance(v, float) else str(v)
+
+
 def render_html(c: dict, overlay_png: Path | None = None) -> str:
     e = html.escape
     img = ""
@@ -81,7 +85,7 @@ table{{border-collapse:collapse}}td{{border-bottom:1px solid #ddd;padding:2px 10
 li.met b{{color:#070}}li.not-met b{{color:#a00}}li.not-measurable b{{color:#888}}</style></head><body>
 <h1>ECG picture report</h1>
 <p><b>{e(c.get("path", ""))}</b> — status <b>{e(c.get("status", ""))}</b> {e(c.get("reason", "") or "")}<br>
-layout {e(str(c.get("layout", "")))}, reading quality {e(str(c.get("quality", "")))}, paths {e(str(c.get("paths", "")))}</p>
+layout {e(str(c.get("layout", "")))}, reading quality {e(_q(c.get("quality")))}, paths {e(str(c.get("paths", "")))}</p>
 {img}
 <h2>Measurements (digitized leads; median beat, global = median over leads)</h2><table>{rows}</table>
 <h2>Classes and their evidence</h2>{"".join(cls_html)}
