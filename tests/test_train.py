@@ -94,7 +94,7 @@ def test_bootstrap_auroc_agrees_with_torchmetrics():
 
 @pytest.mark.parametrize("experiment", ["pic2dx_curriculum", "pic2dx_curriculum_gpu", "patchecg_digitized",
                                         "cnn1d_digitized", "rhythm", "cnn1d_foreign", "rhythm_foreign",
-                                        "pic2dx_foreign"])
+                                        "pic2dx_foreign", "patchecg_foreign"])
 def test_experiment_configs_compose(experiment):
     """Every experiment composes and names real components (configs that are not trained in CI included)."""
     from hydra import compose, initialize_config_dir
