@@ -12,7 +12,7 @@ from typing import Sequence
 
 import numpy as np
 
-from ecgcls.data.pagestore import build_store, open_store, store_dir, worker_signals
+from ecgcls.data.pagestore import build_store, check_renderer, draw_config, open_store, store_dir, worker_signals
 from ecgcls.data.ptbxl import find_root
 from ecgcls.data.store import SignalStore
 
@@ -24,13 +24,10 @@ def _job(args):
     root, cache, ecg_id, variant, seed, fs, layouts, artifacts, artifact_prob, renderer, ink, dpi = args
     from ecgcls.digitize import DigitizeError, digitize
     from ecgcls.data.transforms import resample_nan
-    from ecgcls.render import RenderConfig, render
+    from ecgcls.render import render
 
     rng = np.random.default_rng([seed, ecg_id, variant])
-    if renderer == "randomized" or (renderer == "mixed" and rng.random() < 0.5):
-        cfg = RenderConfig.randomized(rng, layouts=layouts, dpi=tuple(dpi), artifact_prob=artifact_prob)
-    else:
-        cfg = RenderConfig.random(rng, layouts=layouts, artifacts=artifacts, artifact_prob=artifact_prob)
+    cfg = draw_config(rng, renderer, dpi, layouts, artifact_prob, artifacts=artifacts)
     page = render(worker_signals(root, cache).get(ecg_id), 500, cfg, rng=rng)
     try:
         d = digitize(page.image, keep_image=False, ink=ink)
@@ -54,8 +51,7 @@ class DigitizedStore:
         ``ink``: the digitizer's trace finder (``classic``, ``net``, ``auto``)."""
         from ecgcls.digitize import DIGITIZER_VERSION
 
-        if renderer not in ("random", "randomized", "mixed"):
-            raise ValueError(f"DigitizedStore renderer must be random, randomized or mixed, got {renderer!r}")
+        check_renderer(renderer, "DigitizedStore")
         self.renderer, self.ink, self.dpi = renderer, ink, (float(dpi[0]), float(dpi[1]))
 
         self.root = find_root(root)

@@ -20,7 +20,7 @@ import cv2
 import numpy as np
 import torch
 
-from ecgcls.data.pagestore import build_store, open_store, store_dir, worker_signals
+from ecgcls.data.pagestore import build_store, check_renderer, draw_config, open_store, store_dir, worker_signals
 from ecgcls.data.ptbxl import find_root
 
 MEAN, STD = 0.08, 0.2  # of inverted pictures (mostly dark paper, bright ink)
@@ -79,13 +79,10 @@ def to_tensor(x: np.ndarray, mean: float | None = None, std: float | None = None
 
 def _render_job(args):
     root, cache, ecg_id, variant, seed, size, layouts, artifacts, prob, dpi, method, renderer, dpi_range = args
-    from ecgcls.render import RenderConfig, render
+    from ecgcls.render import render
 
     rng = np.random.default_rng([seed, ecg_id, variant, 7])
-    if renderer == "randomized" or (renderer == "mixed" and rng.random() < 0.5):
-        cfg = RenderConfig.randomized(rng, layouts=layouts, dpi=tuple(dpi_range), artifact_prob=prob)
-    else:
-        cfg = RenderConfig.random(rng, layouts=layouts, artifacts=artifacts, artifact_prob=prob, dpi=(dpi,))
+    cfg = draw_config(rng, renderer, dpi_range, layouts, prob, artifacts=artifacts, dpi=(dpi,))
     page = render(worker_signals(root, cache).get(ecg_id), 500, cfg, rng=rng)
     return np.stack([preprocess(page.image, size, method), mask_image(page.trace_mask(), size)]), page.layout.name
 
@@ -103,8 +100,7 @@ class ImageStore:
                  artifacts: Sequence[str] | None = None, artifact_prob: float = 0.4, dpi: float = 100.0,
                  workers: int | None = None, ids: Sequence[int] | None = None, preprocess: str = "ink",
                  renderer: str = "random", dpi_range: Sequence[float] = (75.0, 200.0)) -> None:
-        if renderer not in ("random", "randomized", "mixed"):
-            raise ValueError(f"ImageStore renderer must be random, randomized or mixed, got {renderer!r}")
+        check_renderer(renderer, "ImageStore")
         self.renderer, self.dpi_range = renderer, (float(dpi_range[0]), float(dpi_range[1]))
         if preprocess not in PREPROCESS_METHODS:
             raise ValueError(f"unknown picture preprocessing {preprocess!r}; choose from {', '.join(PREPROCESS_METHODS)}")

@@ -32,10 +32,39 @@ def store_dir(cache_dir: str | Path, kind: str, spec: dict) -> Path:
     return Path(cache_dir).expanduser() / kind / key
 
 
+#: how a store draws each page: ecgcls's own look, the domain-randomized renderer, or either (50/50)
+RENDERERS = ("random", "randomized", "mixed")
+
+
+def check_renderer(renderer: str, who: str) -> None:
+    if renderer not in RENDERERS:
+        raise ValueError(f"{who} renderer must be random, randomized or mixed, got {renderer!r}")
+
+
+def draw_config(rng: np.random.Generator, renderer: str, dpi_range: Sequence[float], layouts=None,
+                artifact_prob: float = 0.3, **random_kw):
+    """A page's :class:`~ecgcls.render.RenderConfig`: :meth:`~ecgcls.render.RenderConfig.randomized` (DPI in
+    ``dpi_range``) for ``renderer="randomized"`` or, 50/50, ``"mixed"``; else :meth:`RenderConfig.random` with
+    ``random_kw`` (artifacts, dpi...)."""
+    from ecgcls.render import RenderConfig
+
+    if renderer == "randomized" or (renderer == "mixed" and rng.random() < 0.5):
+        return RenderConfig.randomized(rng, layouts=layouts, dpi=tuple(dpi_range), artifact_prob=artifact_prob)
+    return RenderConfig.random(rng, layouts=layouts, artifact_prob=artifact_prob, **random_kw)
+
+
 def _one_thread() -> None:
     import torch
 
     torch.set_num_threads(1)  # one page per process: the cores are shared out by processes
+
+
+def worker_pool(workers: int | None = None) -> ProcessPoolExecutor:
+    """Worker processes started fresh ('spawn'), not forked, one torch thread each: a child forked after the
+    parent ran torch can hang in OpenMP when it runs torch itself (e.g. the trace network of ``ink=auto``)."""
+    import multiprocessing as mp
+
+    return ProcessPoolExecutor(workers or os.cpu_count(), mp_context=mp.get_context("spawn"), initializer=_one_thread)
 
 
 def build_store(directory: Path, ids: Sequence[int], variants: int, item_shape: tuple[int, ...], dtype,
@@ -47,11 +76,7 @@ def build_store(directory: Path, ids: Sequence[int], variants: int, item_shape: 
     tmp = directory / f"data.npy.tmp{os.getpid()}"
     arr = np.lib.format.open_memmap(tmp, mode="w+", dtype=dtype, shape=(len(ids), variants, *item_shape))
     names: list[str] = []
-    import multiprocessing as mp
-
-    # fresh processes, not forks: a fork of a process that already ran torch can hang when the child runs torch
-    with ProcessPoolExecutor(workers or os.cpu_count(), mp_context=mp.get_context("spawn"),
-                             initializer=_one_thread) as ex:
+    with worker_pool(workers) as ex:
         for k, (item, layout) in enumerate(tqdm(ex.map(job, jobs, chunksize=8), total=len(jobs), desc=desc,
                                                 unit="page")):
             arr[k // variants, k % variants] = item

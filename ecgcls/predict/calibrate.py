@@ -16,7 +16,8 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from ecgcls.predict.engine import PageResult, _digitize_page, worker_pool
+from ecgcls.data.pagestore import worker_pool
+from ecgcls.predict.engine import PageResult, _digitize_page
 
 RENDERERS = ("random", "randomized")
 

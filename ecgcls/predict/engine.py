@@ -12,7 +12,6 @@ import io
 import json
 import os
 import time
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
@@ -21,6 +20,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from ecgcls.data.pagestore import worker_pool
 from ecgcls.data.transforms import resample_nan
 
 HEAD = ["path", "status", "error", "paths", "layout", "quality"]
@@ -161,19 +161,6 @@ class ResumableCSV:
 def _chunks(it: list, n: int) -> Iterator[list]:
     for i in range(0, len(it), n):
         yield it[i:i + n]
-
-
-def _worker_init() -> None:
-    """Worker processes run one page at a time: one torch thread each (the cores are shared out by processes)."""
-    torch.set_num_threads(1)
-
-
-def worker_pool(workers: int) -> ProcessPoolExecutor:
-    """Processes started fresh ('spawn'), not forked: a child forked after the parent ran torch can hang in
-    OpenMP when it runs torch itself (the trace network of ``ink=auto``)."""
-    import multiprocessing as mp
-
-    return ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn"), initializer=_worker_init)
 
 
 def _batched(net, x: torch.Tensor, n: int = 64) -> np.ndarray:
