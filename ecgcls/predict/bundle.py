@@ -24,6 +24,7 @@ import torch
 import torch.nn as nn
 
 from ecgcls.data.transforms import fill_missing
+from ecgcls.jsonsafe import json_safe
 from ecgcls.models import create
 
 WEIGHTS_DIR = Path(__file__).resolve().parents[1] / "weights"
@@ -74,17 +75,6 @@ def limits_text(card: dict) -> str:
     return " ".join(parts)
 
 
-def _plain(x):
-    """JSON-safe copy (OmegaConf containers, numpy scalars and tuples → plain Python)."""
-    if hasattr(x, "items"):
-        return {str(k): _plain(v) for k, v in x.items()}
-    if isinstance(x, (list, tuple)) or type(x).__name__ == "ListConfig":
-        return [_plain(v) for v in x]
-    if isinstance(x, np.generic):
-        return x.item()
-    return x
-
-
 def save_bundle(out: str | Path, state: dict, meta: dict) -> Path:
     """Write ``<out>.safetensors`` (tensors) and ``<out>.json`` (meta); returns the JSON path."""
     from safetensors.torch import save_file
@@ -95,7 +85,7 @@ def save_bundle(out: str | Path, state: dict, meta: dict) -> Path:
     save_file({k: v.detach().contiguous().cpu() for k, v in state.items()}, str(stem) + ".safetensors",
               metadata={"format": "ecgcls-bundle", "json": stem.name + ".json"})
     path = Path(str(stem) + ".json")
-    path.write_text(json.dumps({"format": FORMAT, **_plain(meta)}, indent=1))
+    path.write_text(json.dumps({"format": FORMAT, **json_safe(meta)}, indent=1))
     return path
 
 

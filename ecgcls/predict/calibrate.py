@@ -17,14 +17,13 @@ import torch
 from tqdm.auto import tqdm
 
 from ecgcls.data.pagestore import worker_pool
-from ecgcls.predict.engine import PageResult, _digitize_page
+from ecgcls.predict.engine import PageResult, batched, read_page
 
 RENDERERS = ("random", "randomized")
 
 
 def _val_page(job) -> PageResult:
     """Worker: render one validation page and read it like predict does."""
-    from ecgcls.data.images import preprocess
     from ecgcls.data.pagestore import worker_signals
     from ecgcls.render import RenderConfig, render
 
@@ -35,9 +34,7 @@ def _val_page(job) -> PageResult:
     else:
         cfg = RenderConfig.random(rng, artifact_prob=0.4)
     page = render(worker_signals(root, cache).get(ecg_id), 500, cfg, rng=rng)
-    r = _digitize_page(str(ecg_id), page.image, fs_model, n_model, dig_kw, None)
-    if image_prep is not None:
-        r.picture = preprocess(page.image, *image_prep)
+    r = read_page(str(ecg_id), page.image, fs_model, n_model, dig_kw, image_prep=image_prep)
     r.layout = r.layout or cfg.layout
     return r
 
@@ -61,8 +58,7 @@ def _logits(net, results: list[PageResult]) -> tuple[np.ndarray, np.ndarray]:
     else:
         keep = [k for k, r in enumerate(results) if r.signal is not None]
         x = torch.from_numpy(np.stack([results[k].signal for k in keep]))
-    z = torch.cat([net.logits(x[i:i + 64]) for i in range(0, len(x), 64)]).numpy()
-    return np.asarray(keep), z
+    return np.asarray(keep), batched(net.logits, x)
 
 
 def calibrate(models: list[str], folds=(8, 9), pages_per_record: int = 2, seed: int = 20261201,

@@ -24,15 +24,13 @@ from ecgcls.data.pagestore import worker_pool
 from ecgcls.data.transforms import resample_nan
 
 HEAD = ["path", "status", "error", "paths", "layout", "quality"]
-#: statuses of pages that were read (and get probabilities); 'uncertain' carries its reason in the error column
-READ = ("ok", "uncertain")
 
 
 @dataclass
 class PageResult:
     """One page after reading. ``status``: the digitizer's verdict (``ok``/``uncertain``/``error``), or
-    ``not-run`` when no signal model needs it; ``error`` its reason. ``picture``: the page prepared for the
-    picture model (None only when the file could not be decoded — then ``load_error`` is True)."""
+    ``not-run`` when no signal model needs it; ``error`` its reason ('uncertain': read, but predicted poor).
+    ``picture``: the page prepared for the picture model (None when the file could not be decoded)."""
 
     path: str
     status: str
@@ -43,7 +41,6 @@ class PageResult:
     extra: dict | None = None
     picture: np.ndarray | None = None
     snr_db: float = float("nan")
-    load_error: bool = False
 
 
 def page_stem(name: str) -> str:
@@ -73,7 +70,7 @@ def _digitize_page(name: str, image: np.ndarray, fs_model: int, n_samples: int, 
     measurements = None
     if measure:  # at the digitizer's own rate, on what was read (NaN parts are not measured)
         from ecgcls.measure import measure as measure_record
-        from ecgcls.predict.report import json_safe
+        from ecgcls.jsonsafe import json_safe
 
         measurements = json_safe(measure_record(d.record.signal, d.record.fs))
     # 'uncertain': read, but its quality predicts a poor reading; probabilities are still given, with the reason
@@ -86,36 +83,34 @@ def _digitize_page(name: str, image: np.ndarray, fs_model: int, n_samples: int, 
                       snr_db=snr)
 
 
+def read_page(name: str, image: np.ndarray, fs_model: int, n_samples: int, dig_kw: dict | None,
+              overlay_dir: str | None = None, image_prep: tuple | None = None, measure: bool = False) -> PageResult:
+    """Read one decoded page. ``dig_kw``: digitize it with these keyword arguments (None: no signal model
+    needs it — the digitizer is not run). ``image_prep`` = (size (H, W), method, ink gain): also prepare the
+    picture for the picture model; a page the digitizer refuses still gets its picture."""
+    r = (_digitize_page(name, image, fs_model, n_samples, dig_kw, overlay_dir, measure) if dig_kw is not None
+         else PageResult(name, "not-run"))
+    if image_prep is not None:
+        from ecgcls.data.images import preprocess
+
+        r.picture = preprocess(image, *image_prep)
+    return r
+
+
 def read_file(path: str, fs_model: int, n_samples: int, dig_kw: dict | None, overlay_dir: str | None,
               image_prep: tuple | None = None, measure: bool = False) -> list[PageResult]:
-    """Read every page of one file (runs in a worker process); errors become error rows.
-
-    ``dig_kw``: digitize the page with these keyword arguments (None: no signal model needs it — the
-    digitizer is not run). ``image_prep`` = (size (H, W), method, ink gain): also prepare the picture for the
-    picture model; a page the digitizer refuses still gets its picture."""
+    """:func:`read_page` on every page of one file (runs in a worker process); errors become error rows."""
     from ecgcls.digitize import ImageError, load_pages
 
     out: list[PageResult] = []
     try:
         for name, image in load_pages(path):
-            r = (_digitize_page(name, image, fs_model, n_samples, dig_kw, overlay_dir, measure) if dig_kw is not None
-                 else PageResult(name, "not-run"))
-            if image_prep is not None:
-                from ecgcls.data.images import preprocess
-
-                r.picture = preprocess(image, *image_prep)
-            out.append(r)
+            out.append(read_page(name, image, fs_model, n_samples, dig_kw, overlay_dir, image_prep, measure))
     except ImageError as exc:
-        out.append(PageResult(path, "error", str(exc), load_error=True))
+        out.append(PageResult(path, "error", str(exc)))
     except Exception as exc:  # never let one file stop the batch; say what happened
-        out.append(PageResult(path, "error", f"{path}: unexpected {type(exc).__name__}: {exc}", load_error=True))
+        out.append(PageResult(path, "error", f"{path}: unexpected {type(exc).__name__}: {exc}"))
     return out
-
-
-def digitize_file(path: str, fs_model: int, n_samples: int, dig_kw: dict, overlay_dir: str | None,
-                  image_prep: tuple | None = None) -> list[PageResult]:
-    """:func:`read_file` with the digitizer always run."""
-    return read_file(path, fs_model, n_samples, dict(dig_kw or {}), overlay_dir, image_prep)
 
 
 class ResumableCSV:
@@ -163,8 +158,9 @@ def _chunks(it: list, n: int) -> Iterator[list]:
         yield it[i:i + n]
 
 
-def _batched(net, x: torch.Tensor, n: int = 64) -> np.ndarray:
-    return torch.cat([net(x[i:i + n]) for i in range(0, len(x), n)]).numpy()
+def batched(fn, x: torch.Tensor, n: int = 64) -> np.ndarray:
+    """``fn`` (a bundled model, or its ``logits``) over ``x`` in batches of ``n``, concatenated."""
+    return torch.cat([fn(x[i:i + n]) for i in range(0, len(x), n)]).numpy()
 
 
 def run_predict(input: str, output: str, model: str = "cnn1d", batch_size: int = 16, workers: int | None = None,
@@ -232,11 +228,11 @@ def run_predict(input: str, output: str, model: str = "cnn1d", batch_size: int =
         if read and (sig_net or rhy_net):
             x = torch.from_numpy(np.stack([results[k].signal for k in read]))
             if sig_net:
-                p_sig = dict(zip(read, _batched(sig_net, x)))
+                p_sig = dict(zip(read, batched(sig_net, x)))
             if rhy_net:
-                p_rhy = dict(zip(read, _batched(rhy_net, x)))
+                p_rhy = dict(zip(read, batched(rhy_net, x)))
         if pics and img_net:
-            p_img = dict(zip(pics, _batched(img_net, torch.stack([img_net.picture_tensor(results[k].picture)
+            p_img = dict(zip(pics, batched(img_net, torch.stack([img_net.picture_tensor(results[k].picture)
                                                                   for k in pics]))))
         for k, r in enumerate(results):
             if measure and (r.extra or {}).get("measurements"):
@@ -270,32 +266,28 @@ def run_predict(input: str, output: str, model: str = "cnn1d", batch_size: int =
                            quality="" if np.isnan(r.quality) else f"{r.quality:.3f}",
                            labels=";".join(c for c, v, t in zip(classes, pr, all_thr) if v >= t))
                 row.update({f"p_{c}": ("" if np.isnan(v) else f"{v:.4f}") for c, v in zip(classes, pr)})
+                page = {"path": r.path, "status": status, "reason": row["error"], "paths": row["paths"],
+                        "layout": r.layout, "quality": r.quality,
+                        "probs": {c: (None if np.isnan(v) else float(v)) for c, v in zip(classes, pr)}}
                 if jl:
-                    jl.write(json.dumps({"path": r.path, "status": status, "reason": row["error"],
-                                         "paths": row["paths"], "signal_weight": w if len(parts) == 2 else None,
-                                         "layout": r.layout, "quality": r.quality,
-                                         "probs": {c: (None if np.isnan(v) else float(v)) for c, v in zip(classes, pr)},
+                    jl.write(json.dumps({**page, "signal_weight": w if len(parts) == 2 else None,
                                          "path_probs": {
                                              "signal": [float(v) for v in p_sig[k]] if k in p_sig else None,
                                              "picture": [float(v) for v in p_img[k]] if k in p_img else None},
                                          "snr_pred_db": None if np.isnan(r.snr_db) else r.snr_db,
                                          **(r.extra or {})}) + "\n")
                     jl.flush()
+                if report:
+                    from ecgcls.predict.report import write_report
+
+                    stem = page_stem(r.path)
+                    write_report(report, stem, {**page, "labels": row["labels"].split(";") if row["labels"] else [],
+                                                "measurements": (r.extra or {}).get("measurements"),
+                                                "evidence": (r.extra or {}).get("evidence")},
+                                 Path(overlays) / f"{stem}_overlay.png")
             row["status"] = status
             counts[status] += 1
             writer.write(row)
-            if report and p is not None:
-                from ecgcls.predict.report import write_report
-
-                stem = page_stem(r.path)
-                write_report(report, stem, {"path": r.path, "status": status, "reason": row["error"],
-                                            "paths": row["paths"], "layout": r.layout, "quality": r.quality,
-                                            "probs": {c: float(v) if np.isfinite(v) else None
-                                                      for c, v in zip(classes, pr)},
-                                            "labels": row["labels"].split(";") if row["labels"] else [],
-                                            "measurements": (r.extra or {}).get("measurements"),
-                                            "evidence": (r.extra or {}).get("evidence")},
-                             Path(overlays) / f"{stem}_overlay.png" if overlays else None)
 
     bar = tqdm(total=len(todo), desc=f"predicting ({name})", unit="file")
     try:

@@ -10,8 +10,9 @@ from __future__ import annotations
 import base64
 import html
 import json
-import math
 from pathlib import Path
+
+from ecgcls.jsonsafe import json_safe
 
 #: global measurements shown in the report, with their units
 SHOWN = [("hr_bpm", "heart rate", "bpm"), ("rr_irregularity", "RR irregularity", ""), ("p_ms", "P duration", "ms"),
@@ -19,19 +20,6 @@ SHOWN = [("hr_bpm", "heart rate", "bpm"), ("rr_irregularity", "RR irregularity",
          ("qtc_fridericia_ms", "QTc Fridericia", "ms"), ("p_axis_deg", "P axis", "°"),
          ("qrs_axis_deg", "QRS axis", "°"), ("t_axis_deg", "T axis", "°"), ("sokolow_lyon_mv", "Sokolow-Lyon", "mV"),
          ("cornell_mv", "Cornell", "mV")]
-
-
-def json_safe(x):
-    """NaN/inf → None, numpy scalars → Python, recursively."""
-    if isinstance(x, dict):
-        return {str(k): json_safe(v) for k, v in x.items()}
-    if isinstance(x, (list, tuple)):
-        return [json_safe(v) for v in x]
-    if hasattr(x, "item") and not isinstance(x, (str, bytes)):
-        x = x.item()
-    if isinstance(x, float) and not math.isfinite(x):
-        return None
-    return x
 
 
 def write_report(out_dir: str | Path, stem: str, content: dict, overlay_png: Path | None = None) -> Path:
