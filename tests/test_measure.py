@@ -63,6 +63,16 @@ def test_missing_parts_are_not_measured():
         measure(np.zeros((3, 100)), FS)
 
 
+def test_sokolow_lyon_uses_whichever_of_v5_v6_was_read():
+    sig, _ = beat_train(np.full(12, 0.8))
+    full = measure(sig, FS)["global"]["sokolow_lyon_mv"]
+    sig[10] = np.nan  # V5 not printed: the larger of what was read (V6), not NaN
+    m = measure(sig, FS)
+    assert np.isfinite(m["global"]["sokolow_lyon_mv"])
+    assert m["global"]["sokolow_lyon_mv"] == pytest.approx(m["leads"]["V1"]["s_mv"] + m["leads"]["V6"]["r_mv"])
+    assert full >= m["global"]["sokolow_lyon_mv"] - 1e-9
+
+
 def test_rules_cover_every_class_predict_ships():
     from ecgcls.predict import load_bundle
 

@@ -188,7 +188,8 @@ def measure(signal: np.ndarray, fs: float, rhythm_leads: tuple[str, ...] = ("II"
     def amp(lead: str, key: str) -> float:
         return float(leads[lead].get(key, np.nan))
 
-    g["sokolow_lyon_mv"] = amp("V1", "s_mv") + max(amp("V5", "r_mv"), amp("V6", "r_mv"))
+    r56 = [v for v in (amp("V5", "r_mv"), amp("V6", "r_mv")) if np.isfinite(v)]  # the larger of those measured
+    g["sokolow_lyon_mv"] = amp("V1", "s_mv") + (max(r56) if r56 else float("nan"))
     g["cornell_mv"] = amp("aVL", "r_mv") + amp("V3", "s_mv")
     g["r_avl_mv"] = amp("aVL", "r_mv")
     return {"global": g, "leads": leads, "fs": float(fs)}
