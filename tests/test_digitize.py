@@ -264,3 +264,25 @@ def test_clean_ink_drops_specks_even_when_there_are_very_many():
     out = clean_ink(a, 8.0)
     assert out[300:302, 110:390].all()
     assert not out[600:, :].any()
+
+
+@pytest.mark.parametrize("layout", ["3x4+II", "cabrera"])
+def test_to_picture_maps_lead_time_back_onto_the_page(sig, layout):
+    """The placement the digitizer reports puts each lead's samples where the renderer drew them (the channel by
+    which attribution and fiducials are drawn on the picture)."""
+    page = render(sig, FS, RenderConfig(layout=layout), rng=2)
+    d = digitize(page.image)
+    twice = {s.lead for s in page.segments if s.row in page.layout.rhythm_rows}
+    for s in page.segments:
+        if s.lead in twice:  # its reading averages column and strip (each centred on its own median)
+            continue
+        idx = np.arange(0, len(s.xy), 25)
+        t = (s.start + idx) / s.fs
+        read = d.record.signal[s.lead_idx, np.round(t * d.record.fs).astype(int)]  # what the digitizer read there
+        x, y = d.to_picture(s.lead, t, read)
+        assert np.isfinite(x).mean() > 0.9
+        ok = np.isfinite(x) & np.isfinite(read)
+        err = np.abs(np.stack([x[ok], y[ok]], 1) - s.xy[idx][ok])
+        assert err[:, 0].mean() < 2.0 and err[:, 1].mean() < 4.0, (s.lead, err.mean(0))
+    x, _ = d.to_picture("V1", np.array([-1.0, 11.0]))
+    assert np.isnan(x).all()  # outside the printed timeline: nowhere on the page

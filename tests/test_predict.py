@@ -209,14 +209,27 @@ def test_report_and_measurements(tmp_path, good_png):
     folder.mkdir()
     Image.open(good_png).save(folder / "good.png")
     out, rep = tmp_path / "p.csv", tmp_path / "reports"
-    run_predict(str(folder), str(out), workers=1, report=str(rep), jsonl=True)
+    run_predict(str(folder), str(out), model="both", rhythm="rhythm", workers=1, report=str(rep), jsonl=True)
     j = json.loads((rep / "good.json").read_text())
+    att = j["attribution"]
+    assert (rep / att["fiducials"]).is_file()
+    shown = att["classes"]
+    assert shown and set(shown) <= set(j["probs"]) and set(shown) >= set(j["labels"][:3])
+    for cls, a in shown.items():
+        if cls in ("AFIB", "SR"):  # rhythm classes: the rhythm model's signal map only
+            assert a["signal"]["model"] == "cnn1d" and "picture" not in a
+        else:  # both paths answered: PatchECG's map on the printed leads and the ensemble's Grad-CAM
+            assert a["signal"]["model"] == "patchecg" and (rep / a["picture"]["file"]).is_file()
+        w = a["signal"]["top_windows"]
+        assert w and all(0 < x["share"] <= 1 and x["t1"] > x["t0"] for x in w)
+        assert (rep / a["signal"]["file"]).is_file()
     g = j["measurements"]["global"]
     assert 40 <= g["hr_bpm"] <= 120 and 40 <= g["qrs_ms"] <= 200
-    assert set(j["evidence"]) == {"NORM", "MI", "STTC", "CD", "HYP"}
+    assert set(j["evidence"]) == {"NORM", "MI", "STTC", "CD", "HYP", "AFIB", "SR"}
     statuses = {c["status"] for e in j["evidence"].values() for c in e["criteria"]}
     assert statuses <= {"met", "not met", "not measurable"} and "met" in statuses
     page = (rep / "good.html").read_text()
-    assert "data:image/png;base64," in page and "<script" not in page and "Sokolow-Lyon" in page
+    assert "data:image/jpeg;base64," in page and "<script" not in page and "Sokolow-Lyon" in page
+    assert "where the signal model found it" in page and "Grad-CAM" in page
     line = json.loads(out.with_suffix(".jsonl").read_text().splitlines()[0])
     assert line["measurements"]["global"]["hr_bpm"] == pytest.approx(g["hr_bpm"])

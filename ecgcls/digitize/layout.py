@@ -92,6 +92,28 @@ def _segment_signals(layout: Layout, rows: list[RowTrace], ppm_x: float, ppm_y: 
     return out
 
 
+def segment_placement(layout: Layout, rows: list[RowTrace], ppm_x: float, ppm_y: float, speed: float,
+                      gain: float) -> list[dict]:
+    """Where each printed segment lies on the (de-skewed) picture, so anything on a lead's timeline can be drawn
+    back onto the page: ``lead``, ``t0``/``t1`` (signal s), ``x0`` (px at ``t0``), ``px_per_s``, ``y_zero`` (px of
+    0 mV: the segment's median trace height, as :func:`_segment_signals` reads it) and ``px_per_mv`` (negative
+    when printed inverted, e.g. Cabrera's −aVR). A point of lead L at time t: ``x = x0 + (t − t0)·px_per_s``,
+    ``y = y_zero − mV·px_per_mv``."""
+    out = []
+    for seg in layout.segments:
+        if seg.row >= len(rows):
+            continue
+        r = rows[seg.row]
+        x0 = r.x_start + seg.x_t * speed * ppm_x
+        x1 = min(r.x_end, x0 + (seg.t_end - seg.t_start) * speed * ppm_x)
+        cols = (np.arange(len(r.y)) + r.x[0] >= x0) & (np.arange(len(r.y)) + r.x[0] <= x1) & np.isfinite(r.y)
+        out.append({"lead": seg.lead, "row": seg.row, "t0": float(seg.t_start), "t1": float(seg.t_end),
+                    "x0": float(x0), "px_per_s": float(speed * ppm_x),
+                    "y_zero": float(np.median(r.y[cols])) if cols.any() else float(r.y0),
+                    "px_per_mv": float(gain * ppm_y) * (-1.0 if seg.inverted else 1.0)})
+    return out
+
+
 def _combine(layout: Layout, seg_sigs: list[np.ndarray | None], n: int
              ) -> tuple[np.ndarray, dict[int, list[np.ndarray]]]:
     """(12, n) record from the segment signals: leads printed twice are averaged where both exist."""

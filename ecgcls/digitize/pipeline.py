@@ -25,7 +25,7 @@ import numpy as np
 
 from ecgcls.digitize.grid import (clean_ink, darkness, deskew, estimate_skew, find_page_quad, grid_spacing,
                                   ink_threshold, quad_is_rectangle, rectify)
-from ecgcls.digitize.layout import choose_layout, strip_residuals
+from ecgcls.digitize.layout import choose_layout, segment_placement, strip_residuals
 from ecgcls.digitize.quality import assess
 from ecgcls.digitize.stages import (DigitizedPage, DigitizeError, InkMap, Pulses, Rows, RowTrace, Scale, Sheet)
 from ecgcls.digitize.trace import claimed_pixels, column_runs, find_rows, follow_trace
@@ -374,7 +374,8 @@ def _read(sheet: Sheet, ink: str, fs: float, speed_mm_s: float | None, gain_mm_m
                          scale.method, sheet.rotation_deg, sheet.rectified, pulses.gain_mm_mv, speed,
                          quality.lead_quality, quality.quality, starts, traces,
                          sheet.image if keep_image else None, choice.layout.rhythm_leads, choice.timing,
-                         quality.status, quality.reason, inkmap.method, quality.lead_snr_pred, quality.features)
+                         quality.status, quality.reason, inkmap.method, quality.lead_snr_pred, quality.features,
+                         segment_placement(choice.layout, traces, scale.ppm_x, scale.ppm_y, speed, pulses.gain_mm_mv))
 
 
 __all__ = ["DIGITIZER_VERSION", "DigitizeError", "DigitizedPage", "digitize", "find_sheet", "ink_map",

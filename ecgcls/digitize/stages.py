@@ -147,6 +147,7 @@ class DigitizedPage:
     ink: str = "classic"
     lead_snr_pred: dict[str, float] = field(default_factory=dict)
     lead_features: dict = field(repr=False, default_factory=dict)
+    placement: list = field(repr=False, default_factory=list)   # :func:`~ecgcls.digitize.layout.segment_placement`
 
     @property
     def layout_detail(self) -> str:
@@ -155,6 +156,21 @@ class DigitizedPage:
         base = self.layout.split("+")[0]
         name = "+".join([base, *self.rhythm_leads]) if self.rhythm_leads else self.layout
         return name + (", simultaneous" if self.column_timing == "simultaneous" else "")
+
+    def to_picture(self, lead: str, t_s: np.ndarray, mv: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Picture px (x, y) of lead ``lead`` at signal times ``t_s`` (s) — at value ``mv`` (mV) or, without it, on
+        the segment's baseline; NaN where the lead was not printed at that time. Where a lead is printed twice
+        (a column and a rhythm strip), the shorter segment (the column) is used."""
+        t_s = np.atleast_1d(np.asarray(t_s, float))
+        mv = np.zeros_like(t_s) if mv is None else np.broadcast_to(np.asarray(mv, float), t_s.shape)
+        x, y = np.full_like(t_s, np.nan), np.full_like(t_s, np.nan)
+        for p in sorted(self.placement, key=lambda p: p["t1"] - p["t0"]):
+            if p["lead"] != lead:
+                continue
+            on = np.isnan(x) & (t_s >= p["t0"]) & (t_s < p["t1"])
+            x[on] = p["x0"] + (t_s[on] - p["t0"]) * p["px_per_s"]
+            y[on] = p["y_zero"] - np.nan_to_num(mv[on]) * p["px_per_mv"]
+        return x, y
 
     def overlay(self, max_width: int = 1800) -> np.ndarray:
         """RGB picture (de-skewed) with every tracked trace drawn on top, for checking by eye."""

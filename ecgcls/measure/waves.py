@@ -156,7 +156,8 @@ def _axis(leads: dict, key: str) -> float:
 def measure(signal: np.ndarray, fs: float, rhythm_leads: tuple[str, ...] = ("II", "V1", "V5", "I")) -> dict:
     """Global and per-lead measurements of a (12, T) record in mV (NaN where missing) sampled at ``fs`` Hz.
 
-    Returns ``{"global": {...}, "leads": {lead: {...}}}``; a value that cannot be measured is NaN (or absent),
+    Returns ``{"global": {...}, "leads": {lead: {...}}, "fiducials": {lead: {"r": [s, ...], "p_on": ...}}}``
+    (fiducials in seconds on the record's timeline, None where not found); a value that cannot be measured is NaN (or absent),
     never filled in. Global intervals are the median over the leads that measured them."""
     signal = np.asarray(signal, dtype=float)
     if signal.ndim != 2 or signal.shape[0] != 12:
@@ -192,4 +193,6 @@ def measure(signal: np.ndarray, fs: float, rhythm_leads: tuple[str, ...] = ("II"
     g["sokolow_lyon_mv"] = amp("V1", "s_mv") + (max(r56) if r56 else float("nan"))
     g["cornell_mv"] = amp("aVL", "r_mv") + amp("V3", "s_mv")
     g["r_avl_mv"] = amp("aVL", "r_mv")
-    return {"global": g, "leads": leads, "fs": float(fs)}
+    fid = {lead: {k: [None if not np.isfinite(v) else round(float(v) / fs, 4) for v in getattr(waves[lead], k)]
+                  for k in FIDUCIALS} for lead in LEADS if waves[lead].n_beats}
+    return {"global": g, "leads": leads, "fs": float(fs), "fiducials": fid}

@@ -63,9 +63,11 @@ def _digitize_page(name: str, image: np.ndarray, fs_model: int, n_samples: int, 
         return PageResult(name, "error", f"{name}: too little trace could be read "
                                          f"({finite.mean():.0%} of the 12 x 10 s timeline)")
     sig = resample_nan(d.record.signal, d.record.fs, fs_model, n_samples)
+    overlay_scale = None
     if overlay_dir:
-        cv2.imwrite(str(Path(overlay_dir) / f"{page_stem(name)}_overlay.png"),
-                    cv2.cvtColor(d.overlay(), cv2.COLOR_RGB2BGR))
+        ov = d.overlay()
+        overlay_scale = ov.shape[1] / d.image.shape[1]
+        cv2.imwrite(str(Path(overlay_dir) / f"{page_stem(name)}_overlay.png"), cv2.cvtColor(ov, cv2.COLOR_RGB2BGR))
     snr = float(np.mean(list(d.lead_snr_pred.values()))) if d.lead_snr_pred else float("nan")
     measurements = None
     if measure:  # at the digitizer's own rate, on what was read (NaN parts are not measured)
@@ -79,7 +81,8 @@ def _digitize_page(name: str, image: np.ndarray, fs_model: int, n_samples: int, 
                        "speed_mm_s": d.speed_mm_s, "rotation_deg": d.rotation_deg,
                        "lead_quality": d.lead_quality, "lead_snr_pred_db": d.lead_snr_pred,
                        "start_times": d.start_times, "ink": d.ink, "column_timing": d.column_timing,
-                       **({"measurements": measurements} if measure else {})},
+                       **({"measurements": measurements, "placement": d.placement,
+                           "overlay_scale": overlay_scale} if measure else {})},
                       snr_db=snr)
 
 
@@ -278,12 +281,18 @@ def run_predict(input: str, output: str, model: str = "cnn1d", batch_size: int =
                                          **(r.extra or {})}) + "\n")
                     jl.flush()
                 if report:
-                    from ecgcls.predict.report import write_report
+                    from ecgcls.predict.report import explain_page, write_report
 
                     stem = page_stem(r.path)
-                    write_report(report, stem, {**page, "labels": row["labels"].split(";") if row["labels"] else [],
+                    labels = row["labels"].split(";") if row["labels"] else []
+                    shown = labels[:3] or [classes[int(np.nanargmax(pr))]]  # the labels given, else the likeliest
+                    where = explain_page(report, stem, r, shown, {"signal": sig_net if k in p_sig else None,
+                                                                  "picture": img_net if k in p_img else None,
+                                                                  "rhythm": rhy_net if k in p_rhy else None},
+                                         Path(overlays) / f"{stem}_overlay.png")
+                    write_report(report, stem, {**page, "labels": labels,
                                                 "measurements": (r.extra or {}).get("measurements"),
-                                                "evidence": (r.extra or {}).get("evidence")},
+                                                "evidence": (r.extra or {}).get("evidence"), "attribution": where},
                                  Path(overlays) / f"{stem}_overlay.png")
             row["status"] = status
             counts[status] += 1
