@@ -24,6 +24,13 @@ from _common import REPO, write_json  # noqa: E402
 SHARED = Path(os.environ.get("ECGCLS_SHARED", REPO.parent / "shared"))
 LUDB_LEADS = ["i", "ii", "iii", "avr", "avl", "avf", "v1", "v2", "v3", "v4", "v5", "v6"]
 KEYS = ("pr_ms", "qrs_ms", "qt_ms", "p_ms")
+#: IEC 60601-2-25:2011 (ex IEC 60601-2-51:2003), global interval measurements on the CSE measurement database
+#: (biological ECGs): allowed |mean difference| and standard deviation against the referees, ms. The standard is
+#: paywalled and was not read here: these are the values as commonly reproduced (P ±10/15, PR ±10/10,
+#: QRS ±10/10, QT ±25/30) — check them against your copy. LUDB's referees and CSE's are not the same protocol.
+IEC_TOL_MS = {"p_ms": (10, 15), "pr_ms": (10, 10), "qrs_ms": (10, 10), "qt_ms": (25, 30)}
+#: how much looser the picture path may be (the issue's target)
+PICTURE_FACTOR = 1.5
 
 
 def unpack(cache: Path) -> Path:
@@ -97,6 +104,7 @@ def main() -> None:
     with ProcessPoolExecutor(args.workers) as ex:
         rows = list(tqdm(ex.map(_job, [(str(data), r, args.pictures) for r in recs]), total=len(recs), desc="LUDB"))
     res: dict = {"records": len(rows), "reference": "LUDB annotations: median over leads of per-lead median beat",
+                 "tolerances": "IEC 60601-2-25:2011 global intervals (CSE), as commonly reproduced; x1.5 for pictures",
                  "error_ms": {}}
     for src in ("signal", "picture") if args.pictures else ("signal",):
         res["error_ms"][src] = {}
@@ -106,7 +114,11 @@ def main() -> None:
             res["error_ms"][src][k] = {"n": int(ok.sum()), "mean": round(float(e[ok].mean()), 1) if ok.any() else None,
                                        "sd": round(float(e[ok].std()), 1) if ok.any() else None,
                                        "median_abs": round(float(np.median(np.abs(e[ok]))), 1) if ok.any() else None}
-            print(f"{src:8s} {k:7s} n={ok.sum():3d} error mean {e[ok].mean():+6.1f} ms  SD {e[ok].std():5.1f} ms")
+            tol_m, tol_sd = (v * (PICTURE_FACTOR if src == "picture" else 1.0) for v in IEC_TOL_MS[k])
+            within = bool(ok.any() and abs(e[ok].mean()) <= tol_m and e[ok].std() <= tol_sd)
+            res["error_ms"][src][k].update(tolerance_mean=tol_m, tolerance_sd=tol_sd, within=within)
+            print(f"{src:8s} {k:7s} n={ok.sum():3d} error mean {e[ok].mean():+6.1f} ms  SD {e[ok].std():5.1f} ms"
+                  f"  (tolerance ±{tol_m:g} / {tol_sd:g}: {'within' if within else 'OUTSIDE'})")
     write_json("measure_ludb", res)
 
 

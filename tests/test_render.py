@@ -176,6 +176,23 @@ def test_truth_json_and_yolo(sig, tmp_path):
     assert len(rows) % 5 == 0 and all(0 <= float(v) <= 1 for i, v in enumerate(rows) if i % 5)
 
 
+def test_compact_truth_formats_round_trip(sig, tmp_path):
+    """mask_format='npz' and points='npz' hold exactly what the PNG mask and JSON points hold."""
+    from ecgcls.render import load_mask
+
+    page = render(sig, FS, RenderConfig(layout="6x2"), rng=4)
+    paths = page.save(tmp_path, "c", mask_format="npz", points="npz", png_level=0)
+    assert np.array_equal(load_mask(paths["mask"]), page.mask)
+    import json
+    truth = json.loads(open(paths["truth"]).read())
+    assert "xy" not in truth["segments"][0] and truth["points_file"] == "c_points.npz"
+    pts = np.load(paths["points"])
+    for i, s in enumerate(page.segments):
+        np.testing.assert_allclose(pts[f"seg{i}"], s.xy, atol=1e-3)
+    assert np.array_equal(cv2.imread(paths["image"])[..., ::-1], page.image)  # lossless
+    assert not list(tmp_path.glob(".*tmp*"))  # no temporary files left
+
+
 def test_bad_input_is_rejected(sig):
     with pytest.raises(ValueError, match="shape"):
         render(sig[:11], FS)

@@ -7,8 +7,8 @@
 from ecgcls.geometry import LAYOUTS, Layout, PageGeometry, Segment, get_layout, grid_layout, page_geometry
 from ecgcls.render.artifacts import ARTIFACTS, PRESETS, apply_artifacts, warp_page
 from ecgcls.render.page import (CAL_BIT, GRID_COLORS, TEXT_BIT, Box, RenderConfig, RenderedPage, SegmentTruth,
-                                render)
+                                load_mask, render)
 
 __all__ = ["LAYOUTS", "Layout", "PageGeometry", "Segment", "get_layout", "grid_layout", "page_geometry",
            "ARTIFACTS", "PRESETS", "apply_artifacts", "warp_page", "CAL_BIT", "GRID_COLORS", "TEXT_BIT", "Box",
-           "RenderConfig", "RenderedPage", "SegmentTruth", "render"]
+           "RenderConfig", "RenderedPage", "SegmentTruth", "load_mask", "render"]

@@ -10,7 +10,9 @@ Image arrays are RGB uint8 (H, W, 3) indexed (row, col) = (y, x); points are (x,
 from __future__ import annotations
 
 import functools
+import io
 import json
+import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Sequence
@@ -252,23 +254,73 @@ class RenderedPage:
             out.append(f"{cls} {(x0 + x1) / 2 / w:.6f} {(y0 + y1) / 2 / h:.6f} {(x1 - x0) / w:.6f} {(y1 - y0) / h:.6f}")
         return out
 
-    def save(self, out_dir: str | Path, stem: str, jpeg_quality: int | None = None) -> dict[str, str]:
-        """Write ``stem.png|jpg`` (picture), ``stem.json`` (truth), ``stem_mask.png`` (16-bit bitmask),
-        ``stem.txt`` (YOLO boxes). Returns the written paths."""
+    def save(self, out_dir: str | Path, stem: str, jpeg_quality: int | None = None, png_level: int = 1,
+             mask_format: str = "png", points: str = "json", yolo: bool = True) -> dict[str, str]:
+        """Write the page and its truth into ``out_dir``; returns the written paths by kind.
+
+        - ``image``: ``stem.png`` (zlib level ``png_level``, lossless) or ``stem.jpg`` at ``jpeg_quality``;
+        - ``mask``: the uint16 bitmask as ``stem_mask.png`` (16-bit PNG) or ``stem_mask.npz`` (only the inked
+          pixels: ``y``, ``x``, ``bits`` and ``shape``, compressed — :func:`load_mask` reads both);
+        - ``truth``: ``stem.json`` (layout, geometry, config, boxes, segments); every sample's (x, y) px is in it
+          (``points="json"``) or in ``stem_points.npz`` (``points="npz"``: one float32 (n, 2) array per segment,
+          ``seg0``, ``seg1``, ... in the JSON's segment order — compact and fast);
+        - ``yolo``: ``stem.txt`` (lead and label boxes).
+        Each file is written under a temporary name and renamed, so a file that exists is whole."""
+        if mask_format not in ("png", "npz") or points not in ("json", "npz"):
+            raise ValueError(f"mask_format must be png|npz and points json|npz, got {mask_format!r}, {points!r}")
         out_dir = Path(out_dir)
         out_dir.mkdir(parents=True, exist_ok=True)
         bgr = cv2.cvtColor(self.image, cv2.COLOR_RGB2BGR)
-        img_path = out_dir / (f"{stem}.jpg" if jpeg_quality else f"{stem}.png")
-        params = [cv2.IMWRITE_JPEG_QUALITY, int(jpeg_quality)] if jpeg_quality else [cv2.IMWRITE_PNG_COMPRESSION, 1]
-        if not cv2.imwrite(str(img_path), bgr, params):
-            raise OSError(f"{img_path}: could not write image")
-        mask_path = out_dir / f"{stem}_mask.png"
-        cv2.imwrite(str(mask_path), self.mask, [cv2.IMWRITE_PNG_COMPRESSION, 1])
-        json_path = out_dir / f"{stem}.json"
-        json_path.write_text(json.dumps(self.to_json()))
-        yolo_path = out_dir / f"{stem}.txt"
-        yolo_path.write_text("\n".join(self.yolo_lines()) + "\n")
-        return {"image": str(img_path), "mask": str(mask_path), "truth": str(json_path), "yolo": str(yolo_path)}
+        paths = {}
+        if jpeg_quality:
+            ok, buf = cv2.imencode(".jpg", bgr, [cv2.IMWRITE_JPEG_QUALITY, int(jpeg_quality)])
+            paths["image"] = _write(out_dir / f"{stem}.jpg", buf, ok)
+        else:
+            ok, buf = cv2.imencode(".png", bgr, [cv2.IMWRITE_PNG_COMPRESSION, int(png_level)])
+            paths["image"] = _write(out_dir / f"{stem}.png", buf, ok)
+        if mask_format == "png":
+            ok, buf = cv2.imencode(".png", self.mask, [cv2.IMWRITE_PNG_COMPRESSION, 1])
+            paths["mask"] = _write(out_dir / f"{stem}_mask.png", buf, ok)
+        else:
+            ys, xs = np.nonzero(self.mask)
+            bio = io.BytesIO()
+            np.savez_compressed(bio, y=ys.astype(np.uint16), x=xs.astype(np.uint16), bits=self.mask[ys, xs],
+                                shape=np.asarray(self.mask.shape, np.int64))
+            paths["mask"] = _write(out_dir / f"{stem}_mask.npz", bio.getvalue())
+        truth = self.to_json(with_points=points == "json")
+        if points == "npz":
+            bio = io.BytesIO()
+            np.savez(bio, **{f"seg{i}": s.xy.astype(np.float32) for i, s in enumerate(self.segments)})
+            paths["points"] = _write(out_dir / f"{stem}_points.npz", bio.getvalue())
+            truth["points_file"] = Path(paths["points"]).name
+        paths["truth"] = _write(out_dir / f"{stem}.json", json.dumps(truth).encode())
+        if yolo:
+            paths["yolo"] = _write(out_dir / f"{stem}.txt", ("\n".join(self.yolo_lines()) + "\n").encode())
+        return paths
+
+
+def _write(path: Path, data, ok: bool = True) -> str:
+    """Write bytes to ``path`` through a temporary name (a file that exists is whole)."""
+    if not ok:
+        raise OSError(f"{path}: could not encode")
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    tmp.write_bytes(bytes(data))
+    os.replace(tmp, path)
+    return str(path)
+
+
+def load_mask(path: str | Path) -> np.ndarray:
+    """A saved bitmask (``_mask.png`` or ``_mask.npz``) → uint16 (H, W)."""
+    path = Path(path)
+    if path.suffix == ".npz":
+        z = np.load(path)
+        m = np.zeros(tuple(z["shape"]), np.uint16)
+        m[z["y"], z["x"]] = z["bits"]
+        return m
+    m = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    if m is None:
+        raise ValueError(f"{path}: cannot read mask")
+    return m
 
 
 # ----------------------------------------------------------------------------------------------------
