@@ -1,4 +1,4 @@
-"""The ``ecgcls`` command: ``ecgcls render | digitize | bundle | calibrate ...``."""
+"""The ``ecgcls`` command: ``ecgcls render | digitize | bundle | calibrate | export ...``."""
 from __future__ import annotations
 
 import argparse
@@ -9,6 +9,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="ecgcls", description="ECG picture toolkit")
     sub = parser.add_subparsers(dest="command", required=True)
     from ecgcls.digitize.cli import add_parser as add_digitize
+    from ecgcls.export.cli import add_parser as add_export
     from ecgcls.render.cli import add_parser as add_render
 
     from ecgcls.predict.bundle import add_parser as add_bundle
@@ -18,6 +19,7 @@ def main(argv: list[str] | None = None) -> int:
     add_digitize(sub)
     add_bundle(sub)
     add_calibrate(sub)
+    add_export(sub)
     args = parser.parse_args(argv)
     try:
         return int(args.func(args) or 0)

@@ -258,7 +258,7 @@ class RenderedPage:
              mask_format: str = "png", points: str = "json", yolo: bool = True) -> dict[str, str]:
         """Write the page and its truth into ``out_dir``; returns the written paths by kind.
 
-        - ``image``: ``stem.png`` (zlib level ``png_level``, lossless) or ``stem.jpg`` at ``jpeg_quality``;
+        - ``image``: ``stem.png`` (zlib level ``png_level`` with the "up" row filter only, lossless) or ``stem.jpg`` at ``jpeg_quality``;
         - ``mask``: the uint16 bitmask as ``stem_mask.png`` (16-bit PNG) or ``stem_mask.npz`` (only the inked
           pixels: ``y``, ``x``, ``bits`` and ``shape``, compressed — :func:`load_mask` reads both);
         - ``truth``: ``stem.json`` (layout, geometry, config, boxes, segments); every sample's (x, y) px is in it
@@ -276,13 +276,15 @@ class RenderedPage:
             ok, buf = cv2.imencode(".jpg", bgr, [cv2.IMWRITE_JPEG_QUALITY, int(jpeg_quality)])
             paths["image"] = _write(out_dir / f"{stem}.jpg", buf, ok)
         else:
-            ok, buf = cv2.imencode(".png", bgr, [cv2.IMWRITE_PNG_COMPRESSION, int(png_level)])
+            ok, buf = cv2.imencode(".png", bgr, [cv2.IMWRITE_PNG_COMPRESSION, int(png_level), *PNG_FAST])
             paths["image"] = _write(out_dir / f"{stem}.png", buf, ok)
         if mask_format == "png":
-            ok, buf = cv2.imencode(".png", self.mask, [cv2.IMWRITE_PNG_COMPRESSION, 1])
+            ok, buf = cv2.imencode(".png", self.mask, [cv2.IMWRITE_PNG_COMPRESSION, 1, *PNG_FAST])
             paths["mask"] = _write(out_dir / f"{stem}_mask.png", buf, ok)
         else:
-            ys, xs = np.nonzero(self.mask)
+            nz = cv2.findNonZero(cv2.compare(self.mask, 0, cv2.CMP_NE))  # x, y pairs; ~4x np.nonzero's speed
+            nz = np.zeros((0, 2), np.int32) if nz is None else nz.reshape(-1, 2)
+            xs, ys = nz[:, 0], nz[:, 1]
             bio = io.BytesIO()
             np.savez_compressed(bio, y=ys.astype(np.uint16), x=xs.astype(np.uint16), bits=self.mask[ys, xs],
                                 shape=np.asarray(self.mask.shape, np.int64))
@@ -297,6 +299,11 @@ class RenderedPage:
         if yolo:
             paths["yolo"] = _write(out_dir / f"{stem}.txt", ("\n".join(self.yolo_lines()) + "\n").encode())
         return paths
+
+
+#: PNG settings for speed: the "up" row filter alone (bench/render.py --encodings: ~2x faster than libpng's
+#: adaptive filter choice at level 1 for ~20 % more bytes on a 200-DPI page)
+PNG_FAST = (cv2.IMWRITE_PNG_FILTER, cv2.IMWRITE_PNG_FILTER_UP)
 
 
 def _write(path: Path, data, ok: bool = True) -> str:
@@ -379,11 +386,17 @@ def _ink(img: np.ndarray, mask: np.ndarray, pts: np.ndarray, color, thickness: i
         return
     cover = np.zeros((y1 - y0, x1 - x0), np.uint8)
     _poly(cover, _simplify(pts) - (x0, y0), 255, thickness, aa=True)
-    on = cover > 0
-    a = cover[on].astype(np.uint16)[:, None]
+    nz = cv2.findNonZero(cover)  # the covered pixels only (a rhythm strip's patch is mostly empty)
+    if nz is None:
+        return
+    nz = nz.reshape(-1, 2)
+    xs, ys = nz[:, 0], nz[:, 1]
+    a = cover[ys, xs].astype(np.uint16)[:, None]
     region = img[y0:y1, x0:x1]
-    region[on] = ((region[on].astype(np.uint16) * (255 - a) + np.asarray(color, np.uint16) * a + 127) // 255).astype(np.uint8)
-    mask[y0:y1, x0:x1] |= (cover >= 128).astype(np.uint16) << bit
+    region[ys, xs] = ((region[ys, xs].astype(np.uint16) * (255 - a) + np.asarray(color, np.uint16) * a + 127)
+                      // 255).astype(np.uint8)
+    half = a[:, 0] >= 128
+    mask[y0:y1, x0:x1][ys[half], xs[half]] |= np.uint16(1 << bit)
 
 
 def _finite_runs(v: np.ndarray) -> list[tuple[int, int]]:
