@@ -124,3 +124,51 @@ def test_train_py_trains_from_the_export(exported, tmp_path, cache_dir):
                     "data.folds={train: [1], val: [2], test: [3]}", "data.batch_size=2")
     metrics = json.loads((run / "metrics.json").read_text())
     assert metrics["data"]["root"] == str(out) and metrics["data"]["classes"] == ["NORM", "MI"]
+
+
+def test_export_on_an_existing_dask_cluster(tmp_path):
+    """--scheduler ADDRESS: the same export on a cluster that was already running (and is left running)."""
+    from dask.distributed import LocalCluster
+
+    root = make_tiny_ptbxl(tmp_path / "src", n=3, fs_list=(500,))
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+        rc = main(["export", "--ptbxl", str(root), "--out", str(tmp_path / "ds"), "--scheduler",
+                   cluster.scheduler_address])
+        assert rc == 0 and cluster.scheduler_address  # still up
+    idx = pd.read_parquet(tmp_path / "ds" / "index.parquet")
+    assert list(idx["id"]) == ["00001", "00002", "00003"] and (idx["status"] == "ok").all()
+
+
+def test_llm_rewrite_through_an_openai_compatible_endpoint(tmp_path):
+    """The optional rewrite posts the template text to /chat/completions and returns the reply; a failing endpoint
+    raises (the export then keeps the template and records why)."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, HTTPServer
+
+    from ecgcls.export.text import rewrite
+
+    seen = {}
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802
+            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            seen.update(path=self.path, body=body)
+            reply = json.dumps({"choices": [{"message": {"content": " Sinus rhythm, normal ECG. "}}]}).encode()
+            self.send_response(200 if body["model"] == "m" else 500)
+            self.send_header("Content-Type", "application/json")
+            self.end_headers()
+            self.wfile.write(reply)
+
+        def log_message(self, *a):
+            pass
+
+    srv = HTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{srv.server_port}/v1"
+        assert rewrite("Rhythm: sinus rhythm (SR).", url, "m") == "Sinus rhythm, normal ECG."
+        assert seen["path"] == "/v1/chat/completions" and seen["body"]["messages"][1]["content"].startswith("Rhythm")
+        with pytest.raises(Exception):
+            rewrite("x", url, "broken")
+    finally:
+        srv.shutdown()
