@@ -159,6 +159,10 @@ def train(cfg: DictConfig) -> dict:
         from ecgcls.train.traceseg import run_trace_seg
 
         return run_trace_seg(cfg)
+    if cfg.get("ppg2ecg"):
+        from ecgcls.train.ppg2ecg import run_ppg2ecg
+
+        return run_ppg2ecg(cfg)
     if cfg.get("curriculum"):
         from ecgcls.train.curriculum import run_curriculum
 
