@@ -1,4 +1,4 @@
-"""The ``ecgcls`` command: ``ecgcls render | digitize | bundle | calibrate | export ...``."""
+"""The ``ecgcls`` command: ``ecgcls render | digitize | bundle | calibrate | export | ppg2ecg``."""
 from __future__ import annotations
 
 import argparse
@@ -14,12 +14,14 @@ def main(argv: list[str] | None = None) -> int:
 
     from ecgcls.predict.bundle import add_parser as add_bundle
     from ecgcls.predict.calibrate import add_parser as add_calibrate
+    from ecgcls.predict.ppg2ecg import add_parser as add_ppg2ecg
 
     add_render(sub)
     add_digitize(sub)
     add_bundle(sub)
     add_calibrate(sub)
     add_export(sub)
+    add_ppg2ecg(sub)
     args = parser.parse_args(argv)
     try:
         return int(args.func(args) or 0)
