@@ -166,65 +166,74 @@ def batched(fn, x: torch.Tensor, n: int = 64) -> np.ndarray:
     return torch.cat([fn(x[i:i + n]) for i in range(0, len(x), n)]).numpy()
 
 
-def run_predict(input: str, output: str, model: str = "cnn1d", batch_size: int = 16, workers: int | None = None,
-                overwrite: bool = False, overlays: str | None = None, jsonl: bool = False,
-                digitize: dict | None = None, rhythm: str | None = None, combine: dict | None = None,
-                measure: bool = False, report: str | None = None) -> dict:
-    """Predict every picture below ``input`` into ``output`` (CSV); returns a summary dict.
+class Predictor:
+    """The models of one prediction set-up, loaded once, and how pages are read and answered with them — behind
+    :func:`run_predict` (``predict.py``) and ``ecgcls serve``.
 
-    ``model``: a bundled name (``cnn1d``, ``patchecg``, ``pic2dx``), ``both`` (PatchECG + the picture
-    ensemble, weighted by the page's digitization quality: :func:`ecgcls.predict.combine.signal_weight`), or a
-    bundle path. Picture models never need the digitizer: a page it refuses still gets their answer
-    (``paths`` says which paths answered). ``rhythm``: a rhythm bundle (e.g. ``rhythm``) whose classes
-    (``p_AFIB``, ...) are added for every page the digitizer read. ``combine``: keyword arguments of
-    :func:`~ecgcls.predict.combine.signal_weight`. ``measure``: measure the digitized leads (intervals, axes,
-    voltages...) and check each class's evidence criteria (into the JSONL). ``report``: a folder for one JSON +
-    self-contained HTML report per page (implies ``measure`` and overlays)."""
-    from ecgcls.digitize import find_pictures
-    from ecgcls.predict.bundle import load_bundle
-    from ecgcls.predict.combine import signal_weight
+    ``model``: a bundled name (``cnn1d``, ``patchecg``, ``pic2dx``), ``both`` (PatchECG + the picture ensemble,
+    weighted by the page's digitization quality: :func:`ecgcls.predict.combine.signal_weight`), or a bundle path.
+    Picture models never need the digitizer: a page it refuses still gets their answer (``paths`` says which
+    paths answered). ``rhythm``: a rhythm bundle (e.g. ``rhythm``) whose classes (``p_AFIB``, ...) are added for
+    every page the digitizer read. ``combine``: keyword arguments of :func:`~ecgcls.predict.combine.signal_weight`.
+    ``measure``: measure the digitized leads and check each class's evidence criteria. ``report``: a folder for
+    one JSON + self-contained HTML report per page (implies ``measure`` and overlays). ``overlays``: a folder
+    for the digitizer's overlays."""
 
-    nets = [load_bundle(m) for m in (("patchecg", "pic2dx") if model == "both" else (model,))]
-    net = nets[0]
-    if any(n.classes != net.classes for n in nets):
-        raise ValueError(f"model={model}: the models predict different classes; cannot average them")
-    sig_net = next((n for n in nets if n.input == "signal"), None)
-    img_net = next((n for n in nets if n.input == "picture"), None)
-    rhy_net = load_bundle(rhythm) if rhythm else None
-    if rhy_net is not None and rhy_net.input != "signal":
-        raise ValueError(f"rhythm={rhythm}: a rhythm bundle must be a signal model")
-    if rhy_net is not None and set(rhy_net.classes) & set(net.classes):
-        raise ValueError(f"rhythm={rhythm}: its classes overlap the model's ({set(rhy_net.classes) & set(net.classes)})")
-    if sig_net and rhy_net and (sig_net.fs, sig_net.n_samples) != (rhy_net.fs, rhy_net.n_samples):
-        raise ValueError(f"rhythm={rhythm}: wants {rhy_net.fs} Hz x {rhy_net.n_samples}, the model "
-                         f"{sig_net.fs} Hz x {sig_net.n_samples}")
-    image_prep = ((img_net.image_size, img_net.preprocess, img_net.picture.get("ink_gain")) if img_net else None)
-    lead = sig_net or rhy_net
-    fs_model, n_model = (lead.fs, lead.n_samples) if lead else (100, 1000)
-    measure = bool(measure or report)
-    if report:
-        Path(report).mkdir(parents=True, exist_ok=True)
-        overlays = overlays or report
-    # no signal model and nothing to measure: the digitizer is not run
-    dig_kw = dict(digitize or {}) if (lead or measure) else None
-    thresholds = (sig_net.thresholds + img_net.thresholds) / 2 if sig_net and img_net else net.thresholds
-    name = "+".join(n.name for n in nets)
-    classes = list(net.classes) + (list(rhy_net.classes) if rhy_net else [])
-    all_thr = np.concatenate([thresholds, rhy_net.thresholds]) if rhy_net else thresholds
-    cols = HEAD + [f"p_{c}" for c in classes] + ["labels"]
-    files = [str(p) for p in find_pictures(input)]
-    writer = ResumableCSV(output, cols, overwrite=overwrite)
-    todo = [f for f in files if f not in writer.done and not any(d.startswith(f + "#page=") for d in writer.done)]
-    if overlays:
-        Path(overlays).mkdir(parents=True, exist_ok=True)
-    jl = open(Path(output).with_suffix(".jsonl"), "a", encoding="utf-8") if jsonl else None
-    workers = workers or os.cpu_count() or 1
-    counts = {"ok": 0, "uncertain": 0, "error": 0}
-    errors: list[str] = []
-    combine_kw = dict(combine or {})
-    torch.set_num_threads(max(1, (os.cpu_count() or 1)))
+    def __init__(self, model: str = "cnn1d", rhythm: str | None = None, combine: dict | None = None,
+                 digitize: dict | None = None, measure: bool = False, report: str | None = None,
+                 overlays: str | None = None) -> None:
+        from ecgcls.predict.bundle import load_bundle
 
-    def emit(results: list[PageResult]) -> None:
+        nets = [load_bundle(m) for m in (("patchecg", "pic2dx") if model == "both" else (model,))]
+        net = nets[0]
+        if any(n.classes != net.classes for n in nets):
+            raise ValueError(f"model={model}: the models predict different classes; cannot average them")
+        self.sig_net = next((n for n in nets if n.input == "signal"), None)
+        self.img_net = next((n for n in nets if n.input == "picture"), None)
+        rhy = load_bundle(rhythm) if rhythm else None
+        if rhy is not None and rhy.input != "signal":
+            raise ValueError(f"rhythm={rhythm}: a rhythm bundle must be a signal model")
+        if rhy is not None and set(rhy.classes) & set(net.classes):
+            raise ValueError(f"rhythm={rhythm}: its classes overlap the model's ({set(rhy.classes) & set(net.classes)})")
+        if self.sig_net and rhy and (self.sig_net.fs, self.sig_net.n_samples) != (rhy.fs, rhy.n_samples):
+            raise ValueError(f"rhythm={rhythm}: wants {rhy.fs} Hz x {rhy.n_samples}, the model "
+                             f"{self.sig_net.fs} Hz x {self.sig_net.n_samples}")
+        self.rhy_net = rhy
+        img = self.img_net
+        self.image_prep = (img.image_size, img.preprocess, img.picture.get("ink_gain")) if img else None
+        lead = self.sig_net or rhy
+        self.fs_model, self.n_model = (lead.fs, lead.n_samples) if lead else (100, 1000)
+        self.measure = bool(measure or report)
+        self.report = report
+        if report:
+            Path(report).mkdir(parents=True, exist_ok=True)
+            overlays = overlays or report
+        self.overlays = overlays
+        if overlays:
+            Path(overlays).mkdir(parents=True, exist_ok=True)
+        # no signal model and nothing to measure: the digitizer is not run
+        self.dig_kw = dict(digitize or {}) if (lead or self.measure) else None
+        self.thresholds = (self.sig_net.thresholds + img.thresholds) / 2 if self.sig_net and img else net.thresholds
+        self.name = "+".join(n.name for n in nets)
+        self.classes = list(net.classes) + (list(rhy.classes) if rhy else [])
+        self.all_thr = np.concatenate([self.thresholds, rhy.thresholds]) if rhy else self.thresholds
+        self.columns = HEAD + [f"p_{c}" for c in self.classes] + ["labels"]
+        self.combine_kw = dict(combine or {})
+
+    def read_args(self) -> tuple:
+        """The arguments after the path of :func:`read_file` for this set-up (picklable, for worker processes)."""
+        return (self.fs_model, self.n_model, self.dig_kw, self.overlays, self.image_prep, self.measure)
+
+    def read(self, path: str) -> list[PageResult]:
+        """Every page of one file, read in this process."""
+        return read_file(path, *self.read_args())
+
+    def answer(self, results: list[PageResult]) -> list[tuple[dict, dict | None]]:
+        """Classify read pages in batches → per page (CSV row, JSON record or None when no model answered).
+        Writes the page's report when ``report`` is set."""
+        from ecgcls.predict.combine import signal_weight
+
+        sig_net, img_net, rhy_net, classes = self.sig_net, self.img_net, self.rhy_net, self.classes
         read = [k for k, r in enumerate(results) if r.signal is not None]
         pics = [k for k, r in enumerate(results) if r.picture is not None]
         p_sig = p_rhy = p_img = {}
@@ -237,15 +246,16 @@ def run_predict(input: str, output: str, model: str = "cnn1d", batch_size: int =
         if pics and img_net:
             p_img = dict(zip(pics, batched(img_net, torch.stack([img_net.picture_tensor(results[k].picture)
                                                                   for k in pics]))))
+        out = []
         for k, r in enumerate(results):
-            if measure and (r.extra or {}).get("measurements"):
+            if self.measure and (r.extra or {}).get("measurements"):
                 from ecgcls.measure import evidence
 
                 r.extra["evidence"] = evidence(r.extra["measurements"], classes)
             row = {"path": r.path, "error": r.error}
             parts, w = [], 0.0
             if k in p_sig and k in p_img:
-                w = signal_weight(r.snr_db, **combine_kw)
+                w = signal_weight(r.snr_db, **self.combine_kw)
                 p, parts = w * p_sig[k] + (1 - w) * p_img[k], ["signal", "picture"]
             elif k in p_sig:
                 p, parts = p_sig[k], ["signal"]
@@ -254,63 +264,87 @@ def run_predict(input: str, output: str, model: str = "cnn1d", batch_size: int =
             else:
                 p = None
             if p is None:
-                status = "error"
-                errors.append(r.error)
-            else:
-                # the digitizer's verdict when its reading is used; a picture-only answer is ok, and says why the
-                # signal path is missing (if it was tried) in the error column
-                status = r.status if "signal" in parts else "ok"
-                if "signal" not in parts and r.status == "error":
-                    row["error"] = f"signal path: {r.error}"
-                pr = p
-                if rhy_net:  # rhythm only where the digitizer read the page; blank (not a guess) elsewhere
-                    pr = np.concatenate([p, p_rhy[k] if k in p_rhy else np.full(len(rhy_net.classes), np.nan)])
-                row.update(paths="+".join(parts), layout=r.layout,
-                           quality="" if np.isnan(r.quality) else f"{r.quality:.3f}",
-                           labels=";".join(c for c, v, t in zip(classes, pr, all_thr) if v >= t))
-                row.update({f"p_{c}": ("" if np.isnan(v) else f"{v:.4f}") for c, v in zip(classes, pr)})
-                page = {"path": r.path, "status": status, "reason": row["error"], "paths": row["paths"],
-                        "layout": r.layout, "quality": r.quality,
-                        "probs": {c: (None if np.isnan(v) else float(v)) for c, v in zip(classes, pr)}}
-                if jl:
-                    jl.write(json.dumps({**page, "signal_weight": w if len(parts) == 2 else None,
-                                         "path_probs": {
-                                             "signal": [float(v) for v in p_sig[k]] if k in p_sig else None,
-                                             "picture": [float(v) for v in p_img[k]] if k in p_img else None},
-                                         "snr_pred_db": None if np.isnan(r.snr_db) else r.snr_db,
-                                         **(r.extra or {})}) + "\n")
-                    jl.flush()
-                if report:
-                    from ecgcls.predict.report import explain_page, write_report
-
-                    stem = page_stem(r.path)
-                    labels = row["labels"].split(";") if row["labels"] else []
-                    shown = labels[:3] or [classes[int(np.nanargmax(pr))]]  # the labels given, else the likeliest
-                    where = explain_page(report, stem, r, shown, {"signal": sig_net if k in p_sig else None,
-                                                                  "picture": img_net if k in p_img else None,
-                                                                  "rhythm": rhy_net if k in p_rhy else None},
-                                         Path(overlays) / f"{stem}_overlay.png")
-                    write_report(report, stem, {**page, "labels": labels,
-                                                "measurements": (r.extra or {}).get("measurements"),
-                                                "evidence": (r.extra or {}).get("evidence"), "attribution": where},
-                                 Path(overlays) / f"{stem}_overlay.png")
+                row["status"] = "error"
+                out.append((row, None))
+                continue
+            # the digitizer's verdict when its reading is used; a picture-only answer is ok, and says why the
+            # signal path is missing (if it was tried) in the error column
+            status = r.status if "signal" in parts else "ok"
+            if "signal" not in parts and r.status == "error":
+                row["error"] = f"signal path: {r.error}"
+            pr = p
+            if rhy_net:  # rhythm only where the digitizer read the page; blank (not a guess) elsewhere
+                pr = np.concatenate([p, p_rhy[k] if k in p_rhy else np.full(len(rhy_net.classes), np.nan)])
+            row.update(paths="+".join(parts), layout=r.layout, quality="" if np.isnan(r.quality) else f"{r.quality:.3f}",
+                       labels=";".join(c for c, v, t in zip(classes, pr, self.all_thr) if v >= t))
+            row.update({f"p_{c}": ("" if np.isnan(v) else f"{v:.4f}") for c, v in zip(classes, pr)})
             row["status"] = status
-            counts[status] += 1
+            page = {"path": r.path, "status": status, "reason": row["error"], "paths": row["paths"],
+                    "layout": r.layout, "quality": r.quality,
+                    "probs": {c: (None if np.isnan(v) else float(v)) for c, v in zip(classes, pr)}}
+            record = {**page, "signal_weight": w if len(parts) == 2 else None,
+                      "path_probs": {"signal": [float(v) for v in p_sig[k]] if k in p_sig else None,
+                                     "picture": [float(v) for v in p_img[k]] if k in p_img else None},
+                      "snr_pred_db": None if np.isnan(r.snr_db) else r.snr_db, **(r.extra or {})}
+            if self.report:
+                from ecgcls.predict.report import explain_page, write_report
+
+                stem = page_stem(r.path)
+                labels = row["labels"].split(";") if row["labels"] else []
+                shown = labels[:3] or [classes[int(np.nanargmax(pr))]]  # the labels given, else the likeliest
+                where = explain_page(self.report, stem, r, shown, {"signal": sig_net if k in p_sig else None,
+                                                                   "picture": img_net if k in p_img else None,
+                                                                   "rhythm": rhy_net if k in p_rhy else None},
+                                     Path(self.overlays) / f"{stem}_overlay.png")
+                record["report"] = str(write_report(self.report, stem, {
+                    **page, "labels": labels, "measurements": (r.extra or {}).get("measurements"),
+                    "evidence": (r.extra or {}).get("evidence"), "attribution": where},
+                    Path(self.overlays) / f"{stem}_overlay.png"))
+            out.append((row, record))
+        return out
+
+
+def run_predict(input: str, output: str, model: str = "cnn1d", batch_size: int = 16, workers: int | None = None,
+                overwrite: bool = False, overlays: str | None = None, jsonl: bool = False,
+                digitize: dict | None = None, rhythm: str | None = None, combine: dict | None = None,
+                measure: bool = False, report: str | None = None) -> dict:
+    """Predict every picture below ``input`` into ``output`` (CSV); returns a summary dict. The models and
+    options are :class:`Predictor`'s; ``jsonl``: also write ``<output>.jsonl`` (probabilities of each path,
+    the digitizer's details, measurements and evidence)."""
+    from ecgcls.digitize import find_pictures
+
+    pred = Predictor(model, rhythm, combine, digitize, measure, report, overlays)
+    files = [str(p) for p in find_pictures(input)]
+    writer = ResumableCSV(output, pred.columns, overwrite=overwrite)
+    todo = [f for f in files if f not in writer.done and not any(d.startswith(f + "#page=") for d in writer.done)]
+    jl = open(Path(output).with_suffix(".jsonl"), "a", encoding="utf-8") if jsonl else None
+    workers = workers or os.cpu_count() or 1
+    counts = {"ok": 0, "uncertain": 0, "error": 0}
+    errors: list[str] = []
+    torch.set_num_threads(max(1, (os.cpu_count() or 1)))
+
+    def emit(results: list[PageResult]) -> None:
+        for row, record in pred.answer(results):
+            if row["status"] == "error":
+                errors.append(row["error"])
+            elif jl:
+                jl.write(json.dumps(record) + "\n")
+                jl.flush()
+            counts[row["status"]] += 1
             writer.write(row)
 
-    bar = tqdm(total=len(todo), desc=f"predicting ({name})", unit="file")
+    bar = tqdm(total=len(todo), desc=f"predicting ({pred.name})", unit="file")
+    args = pred.read_args()
     try:
         if workers > 1 and len(todo) > 1:
             with worker_pool(workers) as ex:
                 for chunk in _chunks(todo, batch_size):
                     n = len(chunk)
-                    results = [r for rs in ex.map(read_file, chunk, [fs_model] * n, [n_model] * n, [dig_kw] * n,
-                                                  [overlays] * n, [image_prep] * n, [measure] * n) for r in rs]
-                    emit(results)
+                    emit([r for rs in ex.map(read_file, chunk, *([a] * n for a in args)) for r in rs])
                     bar.update(len(chunk))
         else:
             for chunk in _chunks(todo, batch_size):
-                emit([r for f in chunk for r in read_file(f, fs_model, n_model, dig_kw, overlays, image_prep, measure)])
+                emit([r for f in chunk for r in pred.read(f)])
                 bar.update(len(chunk))
     finally:
         bar.close()
@@ -318,4 +352,4 @@ def run_predict(input: str, output: str, model: str = "cnn1d", batch_size: int =
         if jl:
             jl.close()
     return {"files": len(files), "skipped": len(files) - len(todo), **counts, "errors": errors,
-            "output": str(output), "model": name, "moved_old_output_to": str(writer.moved_to or "")}
+            "output": str(output), "model": pred.name, "moved_old_output_to": str(writer.moved_to or "")}
