@@ -1,4 +1,4 @@
-"""The ``ecgcls`` command: ``ecgcls render | digitize | bundle | calibrate | export | ppg2ecg``."""
+"""The ``ecgcls`` command: ``ecgcls render | digitize | bundle | calibrate | export | ppg2ecg | serve``."""
 from __future__ import annotations
 
 import argparse
@@ -15,6 +15,7 @@ def main(argv: list[str] | None = None) -> int:
     from ecgcls.predict.bundle import add_parser as add_bundle
     from ecgcls.predict.calibrate import add_parser as add_calibrate
     from ecgcls.predict.ppg2ecg import add_parser as add_ppg2ecg
+    from ecgcls.serve.app import add_parser as add_serve
 
     add_render(sub)
     add_digitize(sub)
@@ -22,6 +23,7 @@ def main(argv: list[str] | None = None) -> int:
     add_calibrate(sub)
     add_export(sub)
     add_ppg2ecg(sub)
+    add_serve(sub)
     args = parser.parse_args(argv)
     try:
         return int(args.func(args) or 0)

@@ -102,7 +102,10 @@ def load_image(path: str | Path, dpi: float = 200.0) -> np.ndarray:
     return next(iter(load_pages(path, dpi, max_pages=1)))[1]
 
 
-def _pdf_pages(path: Path, dpi: float, max_pages: int | None) -> Iterator[tuple[str, np.ndarray]]:
+def open_pdf(path: str | Path):
+    """An open ``pypdfium2.PdfDocument`` with at least one page (close it), or :class:`ImageError` saying why not:
+    password-protected, no pages, or not a readable PDF."""
+    path = Path(path)
     try:
         import pypdfium2 as pdfium
     except ImportError as exc:  # pragma: no cover
@@ -117,10 +120,16 @@ def _pdf_pages(path: Path, dpi: float, max_pages: int | None) -> Iterator[tuple[
         if b"/Count 0" in head and b"/Type /Page " not in head and b"/Type/Page " not in head:
             raise ImageError(f"{path}: PDF has no pages") from None
         raise ImageError(f"{path}: not a readable PDF ({msg})") from None
+    if len(pdf) == 0:
+        pdf.close()
+        raise ImageError(f"{path}: PDF has no pages")
+    return pdf
+
+
+def _pdf_pages(path: Path, dpi: float, max_pages: int | None) -> Iterator[tuple[str, np.ndarray]]:
+    pdf = open_pdf(path)
     try:
         n = len(pdf)
-        if n == 0:
-            raise ImageError(f"{path}: PDF has no pages")
         for i in range(n if max_pages is None else min(n, max_pages)):
             page = pdf[i]
             w_pt, h_pt = page.get_size()

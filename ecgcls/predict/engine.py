@@ -228,11 +228,13 @@ class Predictor:
         """Every page of one file, read in this process."""
         return read_file(path, *self.read_args())
 
-    def answer(self, results: list[PageResult]) -> list[tuple[dict, dict | None]]:
+    def answer(self, results: list[PageResult], report: str | None = None) -> list[tuple[dict, dict | None]]:
         """Classify read pages in batches → per page (CSV row, JSON record or None when no model answered).
-        Writes the page's report when ``report`` is set."""
+        Writes each page's report into ``report`` (default: the set-up's ``report`` folder, if any; the pages
+        must have been read with overlays and measurements)."""
         from ecgcls.predict.combine import signal_weight
 
+        report = report or self.report
         sig_net, img_net, rhy_net, classes = self.sig_net, self.img_net, self.rhy_net, self.classes
         read = [k for k, r in enumerate(results) if r.signal is not None]
         pics = [k for k, r in enumerate(results) if r.picture is not None]
@@ -286,17 +288,17 @@ class Predictor:
                       "path_probs": {"signal": [float(v) for v in p_sig[k]] if k in p_sig else None,
                                      "picture": [float(v) for v in p_img[k]] if k in p_img else None},
                       "snr_pred_db": None if np.isnan(r.snr_db) else r.snr_db, **(r.extra or {})}
-            if self.report:
+            if report:
                 from ecgcls.predict.report import explain_page, write_report
 
                 stem = page_stem(r.path)
                 labels = row["labels"].split(";") if row["labels"] else []
                 shown = labels[:3] or [classes[int(np.nanargmax(pr))]]  # the labels given, else the likeliest
-                where = explain_page(self.report, stem, r, shown, {"signal": sig_net if k in p_sig else None,
+                where = explain_page(report, stem, r, shown, {"signal": sig_net if k in p_sig else None,
                                                                    "picture": img_net if k in p_img else None,
                                                                    "rhythm": rhy_net if k in p_rhy else None},
                                      Path(self.overlays) / f"{stem}_overlay.png")
-                record["report"] = str(write_report(self.report, stem, {
+                record["report"] = str(write_report(report, stem, {
                     **page, "labels": labels, "measurements": (r.extra or {}).get("measurements"),
                     "evidence": (r.extra or {}).get("evidence"), "attribution": where},
                     Path(self.overlays) / f"{stem}_overlay.png"))
