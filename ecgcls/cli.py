@@ -1,4 +1,4 @@
-"""The ``ecgcls`` command: ``ecgcls render | digitize | bundle | calibrate | export | ppg2ecg | serve``."""
+"""The ``ecgcls`` command: ``ecgcls render | digitize | bundle | calibrate | export | ppg2ecg | serve | bench``."""
 from __future__ import annotations
 
 import argparse
@@ -16,6 +16,7 @@ def main(argv: list[str] | None = None) -> int:
     from ecgcls.predict.calibrate import add_parser as add_calibrate
     from ecgcls.predict.ppg2ecg import add_parser as add_ppg2ecg
     from ecgcls.serve.app import add_parser as add_serve
+    from ecgcls.ecgbench.cli import add_parser as add_bench
 
     add_render(sub)
     add_digitize(sub)
@@ -24,6 +25,7 @@ def main(argv: list[str] | None = None) -> int:
     add_export(sub)
     add_ppg2ecg(sub)
     add_serve(sub)
+    add_bench(sub)
     args = parser.parse_args(argv)
     try:
         return int(args.func(args) or 0)
