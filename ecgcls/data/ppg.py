@@ -17,10 +17,11 @@ import logging
 import tarfile
 from pathlib import Path
 
-import lightning as L
 import numpy as np
 import torch
-from torch.utils.data import DataLoader, TensorDataset
+from torch.utils.data import TensorDataset
+
+from ecgcls.data.datamodule import SplitDataModule
 
 log = logging.getLogger(__name__)
 FS = 125.0
@@ -102,7 +103,7 @@ def subject_folds(subjects: list[str], n_folds: int, fold: int, n_val: int, seed
     return {"train": [s for s in rest if s not in val], "val": val, "test": test}
 
 
-class PPGECGDataModule(L.LightningDataModule):
+class PPGECGDataModule(SplitDataModule):
     """BIDMC windows for PPG → ECG (see module doc). Batches are ``(ppg (B, L), ecg (B, L), subject index (B,))``;
     ``self.subjects`` names the indices."""
 
@@ -110,7 +111,7 @@ class PPGECGDataModule(L.LightningDataModule):
                  eval_hop: int | None = None, protocol: str = "subject", n_folds: int = 5, fold: int = 0,
                  n_val: int = 3, test_share: float = 0.2, batch_size: int = 64, num_workers: int = 0,
                  seed: int = 0, limit_subjects: int | None = None, align: str = "pat") -> None:
-        super().__init__()
+        super().__init__(batch_size, num_workers)
         if protocol not in ("subject", "within"):
             raise ValueError(f"data.protocol must be 'subject' or 'within', got {protocol!r}")
         if align not in ("pat", "none"):
@@ -119,12 +120,11 @@ class PPGECGDataModule(L.LightningDataModule):
         self.archive, self.cache_dir, self.length, self.hop = archive, cache_dir, int(length), int(hop)
         self.eval_hop = int(eval_hop or length)
         self.protocol, self.n_folds, self.fold, self.n_val = protocol, int(n_folds), int(fold), int(n_val)
-        self.test_share, self.batch_size, self.num_workers, self.seed = test_share, batch_size, num_workers, seed
+        self.test_share, self.seed = test_share, seed
         self.limit_subjects = limit_subjects
-        self._done = False
 
-    def setup(self, stage: str | None = None) -> None:
-        if self._done:
+    def _setup_once(self) -> None:
+        if self._prepared:
             return
         root = unpack_bidmc(self.archive, self.cache_dir)
         names = (root / "RECORDS").read_text().split()[: self.limit_subjects]
@@ -163,24 +163,14 @@ class PPGECGDataModule(L.LightningDataModule):
                                                 torch.from_numpy(np.concatenate(ss)))
         log.info("BIDMC %s protocol, fold %d: %s windows", self.protocol, self.fold,
                  {k: len(v) for k, v in self.tensors.items()})
-        self._done = True
+        self._prepared = True
 
-    def _loader(self, split: str, shuffle: bool) -> DataLoader:
-        self.setup()
-        return DataLoader(self.tensors[split], batch_size=self.batch_size, shuffle=shuffle,
-                          num_workers=self.num_workers)
-
-    def train_dataloader(self) -> DataLoader:
-        return self._loader("train", True)
-
-    def val_dataloader(self) -> DataLoader:
-        return self._loader("val", False)
-
-    def test_dataloader(self) -> DataLoader:
-        return self._loader("test", False)
+    def dataset(self, split: str) -> TensorDataset:
+        self._setup_once()
+        return self.tensors[split]
 
     def describe(self) -> dict:
-        self.setup()
+        self._setup_once()
         return {"protocol": self.protocol, "align": self.align,
                 "delays_ms": {k: round(v / self.fs * 1000) for k, v in self.delays.items()},
                 "fold": self.fold, "n_folds": self.n_folds, "fs": self.fs,
