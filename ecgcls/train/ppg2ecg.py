@@ -134,7 +134,7 @@ def run_ppg2ecg(cfg: DictConfig) -> dict:
     out_dir = Path(cfg.paths.output_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     folds = list(cfg.ppg2ecg.folds) if cfg.data.protocol == "subject" else [0]
-    result: dict = {"seed": cfg.seed, "model": cfg.model.net.name, "net": OmegaConf.to_container(cfg.model.net),
+    result: dict = {"seed": cfg.seed, "model": cfg.model.net.name, "net": OmegaConf.to_container(cfg.model.net, resolve=True),
                     "protocol": cfg.data.protocol, "folds": {}, "per_subject": {}, "torch": torch.__version__,
                     "host": platform.node()}
     for k in folds:
@@ -170,7 +170,7 @@ def run_ppg2ecg(cfg: DictConfig) -> dict:
                               "is in per-window normalised units (not mV); not validated on wearables or "
                               "arrhythmias; research only."}
             save_bundle(out_dir / str(cfg.model.net.name), model.net.state_dict(),
-                        {"net": OmegaConf.to_container(cfg.model.net), "input": "ppg",
+                        {"net": OmegaConf.to_container(cfg.model.net, resolve=True), "input": "ppg",
                          "ppg": {"fs": dm.fs, "length": dm.length, "normalise": "minmax"}, "card": card})
     result["summary"] = summarise(result["per_subject"])
     fold_means = {m: [f["summary"][m]["mean"] for f in result["folds"].values()] for m in ("rmse", "prd", "pearson_r")}
