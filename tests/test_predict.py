@@ -156,6 +156,11 @@ def test_picture_path_needs_no_digitizer(tmp_path, good_png):
             assert 0 <= w <= 0.75
             mixed = w * np.array(g["path_probs"]["signal"]) + (1 - w) * np.array(g["path_probs"]["picture"])
             np.testing.assert_allclose(mixed, [g["probs"][c] for c in ["NORM", "MI", "STTC", "CD", "HYP"]], atol=1e-6)
+            # labels: each page at the thresholds of the path(s) that answered it, weighted like the probabilities
+            sig_t, img_t = load_bundle("patchecg").thresholds, load_bundle("pic2dx").thresholds
+            for name, thr in (("good.png", w * sig_t + (1 - w) * img_t), ("noecg.png", img_t)):
+                want = [c for c, t in zip(["NORM", "MI", "STTC", "CD", "HYP"], thr) if float(rows[name][f"p_{c}"]) >= t]
+                assert [c for c in rows[name]["labels"].split(";") if c not in ("AFIB", "SR", "")] == want
         else:
             assert good["layout"] == "" and good["quality"] == ""  # the digitizer was not run at all
 

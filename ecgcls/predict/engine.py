@@ -213,6 +213,8 @@ class Predictor:
             Path(overlays).mkdir(parents=True, exist_ok=True)
         # no signal model and nothing to measure: the digitizer is not run
         self.dig_kw = dict(digitize or {}) if (lead or self.measure) else None
+        # the threshold of the path(s) that answered a page, weighted as their probabilities are (see answer());
+        # this default (equal weights) is what a page answered by both paths at w = 0.5 gets
         self.thresholds = (self.sig_net.thresholds + img.thresholds) / 2 if self.sig_net and img else net.thresholds
         self.name = "+".join(n.name for n in nets)
         self.classes = list(net.classes) + (list(rhy.classes) if rhy else [])
@@ -275,10 +277,16 @@ class Predictor:
             if "signal" not in parts and r.status == "error":
                 row["error"] = f"signal path: {r.error}"
             pr = p
+            # each path's thresholds were chosen on validation for its own probabilities: a page gets those of the
+            # path(s) that answered it, mixed with the same weight as the probabilities
+            thr = (w * sig_net.thresholds + (1 - w) * img_net.thresholds if len(parts) == 2
+                   else sig_net.thresholds if parts == ["signal"] else img_net.thresholds if img_net is not None
+                   else self.thresholds)
             if rhy_net:  # rhythm only where the digitizer read the page; blank (not a guess) elsewhere
                 pr = np.concatenate([p, p_rhy[k] if k in p_rhy else np.full(len(rhy_net.classes), np.nan)])
+                thr = np.concatenate([thr, rhy_net.thresholds])
             row.update(paths="+".join(parts), layout=r.layout, quality="" if np.isnan(r.quality) else f"{r.quality:.3f}",
-                       labels=";".join(c for c, v, t in zip(classes, pr, self.all_thr) if v >= t))
+                       labels=";".join(c for c, v, t in zip(classes, pr, thr) if v >= t))
             row.update({f"p_{c}": ("" if np.isnan(v) else f"{v:.4f}") for c, v in zip(classes, pr)})
             row["status"] = status
             page = {"path": r.path, "status": status, "reason": row["error"], "paths": row["paths"],
