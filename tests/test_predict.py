@@ -120,9 +120,13 @@ def test_multipage_pdf_rows(tmp_path, good_png):
     im = Image.open(good_png).convert("RGB")
     im.save(tmp_path / "two.pdf", save_all=True, append_images=[im], resolution=150.0)
     out = tmp_path / "p.csv"
-    run_predict(str(tmp_path / "two.pdf"), str(out), workers=1)
+    run_predict(str(tmp_path / "two.pdf"), str(out), workers=1, overlays=str(tmp_path / "ov"))
     rows = read_rows(out)
     assert [r["path"].split("#")[1] for r in rows] == ["page=1", "page=2"]
+    # one overlay per page (page 2 must not overwrite page 1's)
+    assert sorted(f.name for f in (tmp_path / "ov").iterdir()) == ["two_p1_overlay.png", "two_p2_overlay.png"]
+    from ecgcls.predict.engine import page_stem
+    assert page_stem("/a/scan.v2.pdf#page=10") == "scan.v2_p10" and page_stem("x/y.png") == "y"
 
 
 def test_picture_path_needs_no_digitizer(tmp_path, good_png):

@@ -108,6 +108,19 @@ def test_truncated_picture_and_empty_pdf(client, tmp_path):
     assert r.status_code == 400 and r.json()["error"] == "PDF has no pages"
 
 
+def test_multipage_pdf_has_each_pages_pictures(client, service, tmp_path):
+    from PIL import Image
+
+    ims = [Image.open(p).convert("RGB") for p in EXAMPLES[:2]]
+    ims[0].save(tmp_path / "two.pdf", save_all=True, append_images=ims[1:], resolution=200)
+    r = client.post("/api/predict?images=1", files={"file": ("two.pdf", (tmp_path / "two.pdf").read_bytes(),
+                                                              "application/pdf")})
+    pages = r.json()["pages"]
+    assert [p["row"]["path"] for p in pages] == ["two.pdf#page=1", "two.pdf#page=2"]
+    assert all(p["overlay"].startswith("data:image/jpeg") for p in pages) and pages[0]["overlay"] != pages[1]["overlay"]
+    assert not list(service.reports.glob("*"))
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

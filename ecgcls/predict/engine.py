@@ -44,8 +44,9 @@ class PageResult:
 
 
 def page_stem(name: str) -> str:
-    """File stem for a page's overlay / report (``scan.pdf#page=2`` → ``scan_p2``)."""
-    return Path(name.replace("#page=", "_p")).stem
+    """File stem for a page's overlay / report (``scan.pdf#page=2`` → ``scan_p2``, ``scan.png`` → ``scan``)."""
+    path, _, page = name.partition("#page=")
+    return Path(path).stem + (f"_p{page}" if page else "")
 
 
 def _digitize_page(name: str, image: np.ndarray, fs_model: int, n_samples: int, dig_kw: dict,

@@ -138,8 +138,8 @@ def run(args: argparse.Namespace) -> int:
     for e in errors:
         print(f"error: {e}")
     steady = res["steady_per_s"]
+    rate = (f"; steady {steady:.1f} pages/s = {1000 * res['workers'] / steady:.0f} ms per page per worker, writing "
+            "files included" if steady == steady else "")  # (no steady rate when every page came in one batch)
     print(f"wrote {res['ok']} pages to {out} ({len(ids) - len(todo)} already there, {res['error']} errors) in "
-          f"{res['seconds']:.1f} s on {res['workers']} workers, start-up included; steady {steady:.1f} pages/s = "
-          f"{1000 * res['workers'] / steady if steady == steady else float('nan'):.0f} ms per page per worker, "
-          f"writing files included; manifest {manifest}")
+          f"{res['seconds']:.1f} s on {res['workers']} workers, start-up included{rate}; manifest {manifest}")
     return 0 if not errors else 1

@@ -162,7 +162,7 @@ def _pictures(record: dict, images: bool, report: bool) -> dict:
         out["attribution"] = att
     if report and rep.is_file():
         out["report_html"] = rep.read_text()
-    for f in folder.glob(f"{stem}*"):
+    for f in [*folder.glob(f"{stem}.*"), *folder.glob(f"{stem}_*")]:  # this page's files only (not _p1 vs _p10)
         f.unlink(missing_ok=True)
     return out
 
