@@ -58,7 +58,8 @@ class EcgclsSystem:
             out["mcq"] = {"choice": LETTERS[int(np.argmax(scores))], "scores": scores}
         if "report" in tasks:
             g = (rec.get("measurements") or {}).get("global", {})
-            thr = dict(zip(self.pred.classes, self.pred.all_thr))
+            rhy = self.pred.rhy_net
+            thr = dict(zip(rhy.classes, rhy.thresholds)) if rhy is not None else {}
             rhythm = ("AFIB" if (probs.get("AFIB") or 0) >= thr.get("AFIB", 1) else
                       "SR" if (probs.get("SR") or 0) >= thr.get("SR", 1) else "other")
             out["report"] = {"rhythm": rhythm, "rate_bpm": g.get("hr_bpm"), "axis": axis_category(g.get("qrs_axis_deg")),

@@ -214,12 +214,8 @@ class Predictor:
             Path(overlays).mkdir(parents=True, exist_ok=True)
         # no signal model and nothing to measure: the digitizer is not run
         self.dig_kw = dict(digitize or {}) if (lead or self.measure) else None
-        # the threshold of the path(s) that answered a page, weighted as their probabilities are (see answer());
-        # this default (equal weights) is what a page answered by both paths at w = 0.5 gets
-        self.thresholds = (self.sig_net.thresholds + img.thresholds) / 2 if self.sig_net and img else net.thresholds
         self.name = "+".join(n.name for n in nets)
         self.classes = list(net.classes) + (list(rhy.classes) if rhy else [])
-        self.all_thr = np.concatenate([self.thresholds, rhy.thresholds]) if rhy else self.thresholds
         self.columns = HEAD + [f"p_{c}" for c in self.classes] + ["labels"]
         self.combine_kw = dict(combine or {})
 
@@ -281,8 +277,7 @@ class Predictor:
             # each path's thresholds were chosen on validation for its own probabilities: a page gets those of the
             # path(s) that answered it, mixed with the same weight as the probabilities
             thr = (w * sig_net.thresholds + (1 - w) * img_net.thresholds if len(parts) == 2
-                   else sig_net.thresholds if parts == ["signal"] else img_net.thresholds if img_net is not None
-                   else self.thresholds)
+                   else sig_net.thresholds if parts == ["signal"] else img_net.thresholds)
             if rhy_net:  # rhythm only where the digitizer read the page; blank (not a guess) elsewhere
                 pr = np.concatenate([p, p_rhy[k] if k in p_rhy else np.full(len(rhy_net.classes), np.nan)])
                 thr = np.concatenate([thr, rhy_net.thresholds])
