@@ -16,13 +16,13 @@ from tqdm.auto import tqdm
 _WORKER_STORES: dict = {}
 
 
-def worker_signals(root: str, cache_dir: str):
-    """The 500 Hz :class:`~ecgcls.data.store.SignalStore` of ``root``, opened once per worker process."""
+def worker_signals(root: str, cache_dir: str, fs: int = 500):
+    """The ``fs`` Hz :class:`~ecgcls.data.store.SignalStore` of ``root``, opened once per worker process."""
     from ecgcls.data.store import SignalStore
 
-    key = (root, cache_dir)
+    key = (str(root), str(cache_dir), int(fs))
     if key not in _WORKER_STORES:
-        _WORKER_STORES[key] = SignalStore(root, 500, cache_dir, progress=False)
+        _WORKER_STORES[key] = SignalStore(root, fs, cache_dir, progress=False)
     return _WORKER_STORES[key]
 
 

@@ -50,22 +50,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-_STORES: dict = {}
-
-
-def _signal(spec: dict, ecg_id: int) -> np.ndarray:
-    """The record from the decoded-signal store (opened once per worker process; memory-mapped)."""
-    from ecgcls.data import SignalStore
-
-    key = (spec["root"], spec["fs"], spec["cache_dir"])
-    if key not in _STORES:
-        _STORES[key] = SignalStore(spec["root"], spec["fs"], spec["cache_dir"], progress=False)
-    return _STORES[key].get(ecg_id)
-
-
 def render_chunk(spec: dict, jobs: list[tuple[int, int]]) -> list[dict]:
     """Render records ``jobs`` = [(ecg_id, k), ...] into ``spec['out']``: one manifest row (or error row) each.
     Chunks of a few pages per task keep the scheduler's per-task cost small next to a page's ~60 ms."""
+    from ecgcls.data.pagestore import worker_signals
     from ecgcls.export.engine import error_row
     from ecgcls.export.record import page_config
 
@@ -74,7 +62,8 @@ def render_chunk(spec: dict, jobs: list[tuple[int, int]]) -> list[dict]:
         try:
             rng = np.random.default_rng([spec["seed"], ecg_id])
             cfg = page_config(spec["layouts"], spec["artifacts"], k, rng, **spec["render"])
-            page = render(_signal(spec, ecg_id), spec["fs"], cfg, rng=rng, record_id=str(ecg_id))
+            signal = worker_signals(spec["root"], spec["cache_dir"], spec["fs"]).get(ecg_id)
+            page = render(signal, spec["fs"], cfg, rng=rng, record_id=str(ecg_id))
             stem = f"{ecg_id:05d}_{cfg.layout.replace('+', 'p')}"
             paths = page.save(spec["out"], stem, jpeg_quality=spec["jpeg"], png_level=spec["png_level"],
                               mask_format=spec["mask_format"], points=spec["points"])
