@@ -45,15 +45,16 @@ def fill_missing(x: torch.Tensor, mode: str) -> torch.Tensor:
 def resample_nan(sig: np.ndarray, fs_in: float, fs_out: float, n_out: int) -> np.ndarray:
     """Resample (leads, T) with NaN gaps to ``fs_out`` and ``n_out`` samples (cut or NaN-padded);
     samples whose source was NaN stay NaN."""
+    from fractions import Fraction
+
     from scipy.signal import resample_poly
 
     known = np.isfinite(sig)
     if fs_in == fs_out:
         out = sig
     else:
-        up, down = int(fs_out), int(fs_in)
-        g = np.gcd(up, down)
-        out = resample_poly(interpolate_nan(sig), up // g, down // g, axis=1).astype(np.float32)
+        ratio = Fraction(float(fs_out) / float(fs_in)).limit_denominator(1000)  # (non-integer rates too)
+        out = resample_poly(interpolate_nan(sig), ratio.numerator, ratio.denominator, axis=1).astype(np.float32)
         idx = np.clip(np.round(np.arange(out.shape[1]) * fs_in / fs_out).astype(int), 0, sig.shape[1] - 1)
         out[~known[:, idx]] = np.nan
     res = np.full((sig.shape[0], n_out), np.nan, np.float32)

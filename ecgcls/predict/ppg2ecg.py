@@ -66,17 +66,13 @@ def read_ppg(path: str | Path, channel: str | None = None, fs: float | None = No
 
 def reconstruct_ecg(net, ppg: np.ndarray, fs: float, model_fs: float, length: int) -> np.ndarray:
     """ECG (normalised units) at ``model_fs`` for a whole PPG recording at ``fs`` (see module doc)."""
-    from scipy.signal import resample_poly
-
     from ecgcls.data.ppg import minmax
+    from ecgcls.data.transforms import resample_nan
 
     if not np.isfinite(ppg).all():
         raise ValueError("the PPG has NaN or infinite samples; cut or fill them first")
     if abs(fs - model_fs) > 1e-6:
-        from fractions import Fraction
-
-        fr = Fraction(model_fs / fs).limit_denominator(1000)
-        ppg = resample_poly(ppg, fr.numerator, fr.denominator)
+        ppg = resample_nan(ppg[None], fs, model_fs, int(np.ceil(len(ppg) * model_fs / fs)))[0]
     n = len(ppg)
     if n < length:
         raise ValueError(f"the PPG is {n / model_fs:.1f} s long; the model needs at least {length / model_fs:.1f} s")
