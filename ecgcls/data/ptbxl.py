@@ -96,6 +96,15 @@ def load_statements(root: str | Path) -> pd.DataFrame:
     return pd.read_csv(find_root(root) / STATEMENTS_CSV, index_col=0)
 
 
+def statements_table(root: str | Path) -> dict[str, dict]:
+    """``scp_statements.csv`` as plain dicts: code → description, diagnostic / form / rhythm flags, diagnostic
+    class and subclass (None where empty) — for JSON specs, report texts and question building."""
+    st = load_statements(root)
+    keep = [c for c in ("description", "diagnostic", "form", "rhythm", "diagnostic_class", "diagnostic_subclass")
+            if c in st.columns]
+    return {str(code): {k: (None if v != v else v) for k, v in row.items()} for code, row in st[keep].iterrows()}
+
+
 def class_names(statements: pd.DataFrame, task: str) -> list[str]:
     """The full, ordered class list of a label set, independent of which records are loaded."""
     if task == "superdiagnostic":

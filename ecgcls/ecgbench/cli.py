@@ -103,10 +103,9 @@ def run(args: argparse.Namespace) -> int:
     save_items(items, out / "tasks.json")
     statements = {}
     if args.set in ("render", "eik"):
-        from ecgcls.data.ptbxl import resolve_root
-        from ecgcls.ecgbench.tasks import _statements_table
+        from ecgcls.data.ptbxl import resolve_root, statements_table
 
-        statements = _statements_table(resolve_root(archive=shared / "data" / "ptbxl-mini.tar.xz", cache_dir=cache_dir))
+        statements = statements_table(resolve_root(archive=shared / "data" / "ptbxl-mini.tar.xz", cache_dir=cache_dir))
     res: dict = {"set": args.set if args.set in ("render", "eik") else str(args.set), "n": len(items),
                  "layouts": args.layouts if args.set == "render" else None,
                  "artifacts": args.artifacts if args.set == "render" else None, "k": args.k,

@@ -81,24 +81,16 @@ def make_mcq(item: Item, pool: dict[str, str], k: int, seed: int) -> dict:
             "answer": LETTERS[opts.index(correct)]}
 
 
-def _statements_table(root: Path) -> dict[str, dict]:
-    from ecgcls.data.ptbxl import load_statements
-
-    st = load_statements(root)
-    return {str(c): {"description": str(r["description"]), "diagnostic_class": r.get("diagnostic_class")}
-            for c, r in st.iterrows()}
-
-
 def _ptbxl_items(root: Path, pictures: list[tuple[str, int]], measure_truth: bool = True) -> list[Item]:
     """Items for pictures of PTB-XL records: (picture path, ecg_id)."""
-    from ecgcls.data.ptbxl import derive_labels, load_database
+    from ecgcls.data.ptbxl import derive_labels, load_database, statements_table
     from ecgcls.data.store import read_wfdb
     from ecgcls.jsonsafe import json_safe
     from ecgcls.measure import measure
 
     db = load_database(root)
     lab = derive_labels(root, "superdiagnostic", db=db)
-    st = _statements_table(root)
+    st = statements_table(root)
     items, measured = [], {}
     for pic, ecg_id in pictures:
         codes = dict(db.at[ecg_id, "scp_codes"])
@@ -110,7 +102,7 @@ def _ptbxl_items(root: Path, pictures: list[tuple[str, int]], measure_truth: boo
                 m = json_safe(measure(sig, fs))
             measured[ecg_id] = m
         items.append(Item(id=Path(pic).stem, picture=str(pic), labels=labels,
-                          statements={c: st.get(c, {}).get("description", c) for c in codes},
+                          statements={c: st.get(c, {}).get("description") or c for c in codes},
                           truth=report_truth(codes, labels, measured[ecg_id])))
     return items
 

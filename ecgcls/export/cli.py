@@ -51,15 +51,6 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-def _statements(root: Path) -> dict:
-    from ecgcls.data.ptbxl import load_statements
-
-    st = load_statements(root)
-    keep = [c for c in ("description", "diagnostic", "form", "rhythm", "diagnostic_class", "diagnostic_subclass")
-            if c in st.columns]
-    return {str(code): {k: (None if v != v else v) for k, v in row.items()} for code, row in st[keep].iterrows()}
-
-
 def finished(out: Path) -> dict[str, dict]:
     """Rows of the records whose folder is whole (``row.json`` present and every file it lists there); partial
     folders and a killed run's temporary folders are removed."""
@@ -103,7 +94,7 @@ def write_index(out: Path) -> Path:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ecgcls.data.ptbxl import derive_labels, load_database, resolve_root
+    from ecgcls.data.ptbxl import derive_labels, load_database, resolve_root, statements_table
     from ecgcls.export.engine import run_tasks
     from ecgcls.export.record import export_record
     from ecgcls.jsonsafe import json_safe
@@ -119,7 +110,7 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.out)
     (out / "records").mkdir(parents=True, exist_ok=True)
     (out / "errors").mkdir(exist_ok=True)
-    statements = _statements(root)
+    statements = statements_table(root)
     shutil.copyfile(root / "scp_statements.csv", out / "scp_statements.csv")
     spec = {"out": str(out.resolve()), "root": str(root.resolve()), "fs": args.fs, "pages": args.pages,
             "layouts": list(args.layout), "artifacts": list(expand(args.artifacts)),
