@@ -32,6 +32,8 @@ from pathlib import Path
 from fastapi import FastAPI, File, Request, UploadFile  # (module level: the route annotations resolve here)
 from fastapi.responses import FileResponse, JSONResponse
 
+from ecgcls.jsonsafe import json_safe
+
 log = logging.getLogger("ecgcls.serve")
 STATIC = Path(__file__).with_name("static")
 
@@ -120,18 +122,15 @@ class Service:
         """Run in a worker thread: read and answer every page of one saved upload."""
         t0 = time.perf_counter()
         pages = []
-        from ecgcls.jsonsafe import json_safe
-
         results = self.predictor.read(str(path))
         explain = str(self.reports) if (images or report) else None
         for row, record in self.predictor.answer(results, report=explain):
             page = {"row": row, "record": record}
             if record:
-                page.update(_pictures(record, images, report))  # (and removes the page's files)
+                page.update(_pictures(record, images, report))
             pages.append(page)
-        for r in results:  # overlays of pages that were not explained
-            for f in self.reports.glob(f"{Path(r.path.split('#')[0]).stem}*"):
-                f.unlink(missing_ok=True)
+        for f in self.reports.glob(f"{path.stem}*"):  # every page's overlay / report files (a unique upload name)
+            f.unlink(missing_ok=True)
         return json_safe(_relabel({"file": display, "model": self.predictor.name, "pages": pages,
                                    "classes": self.predictor.classes,
                                    "seconds": round(time.perf_counter() - t0, 3)}, str(path), display))
@@ -144,7 +143,7 @@ def _data_url(path: Path) -> str:
 
 def _pictures(record: dict, images: bool, report: bool) -> dict:
     """The page's pictures as data URLs (fiducials overlay; per label, signal and picture attribution) and its
-    HTML report; the report folder's files for this page are removed afterwards."""
+    HTML report, read from the report folder."""
     out: dict = {}
     rep = Path(record.pop("report", "") or "")
     folder = rep.parent if rep.name else None
@@ -162,8 +161,6 @@ def _pictures(record: dict, images: bool, report: bool) -> dict:
         out["attribution"] = att
     if report and rep.is_file():
         out["report_html"] = rep.read_text()
-    for f in [*folder.glob(f"{stem}.*"), *folder.glob(f"{stem}_*")]:  # this page's files only (not _p1 vs _p10)
-        f.unlink(missing_ok=True)
     return out
 
 
