@@ -161,16 +161,11 @@ class DigitizedPage:
         """Picture px (x, y) of lead ``lead`` at signal times ``t_s`` (s) — at value ``mv`` (mV) or, without it, on
         the segment's baseline; NaN where the lead was not printed at that time. Where a lead is printed twice
         (a column and a rhythm strip), the shorter segment (the column) is used."""
-        t_s = np.atleast_1d(np.asarray(t_s, float))
-        mv = np.zeros_like(t_s) if mv is None else np.broadcast_to(np.asarray(mv, float), t_s.shape)
-        x, y = np.full_like(t_s, np.nan), np.full_like(t_s, np.nan)
-        for p in sorted(self.placement, key=lambda p: p["t1"] - p["t0"]):
-            if p["lead"] != lead:
-                continue
-            on = np.isnan(x) & (t_s >= p["t0"]) & (t_s < p["t1"])
-            x[on] = p["x0"] + (t_s[on] - p["t0"]) * p["px_per_s"]
-            y[on] = p["y_zero"] - np.nan_to_num(mv[on]) * p["px_per_mv"]
-        return x, y
+        from ecgcls.digitize.layout import place
+
+        x, y0, k = place(self.placement, lead, t_s)
+        mv = 0.0 if mv is None else np.nan_to_num(np.broadcast_to(np.asarray(mv, float), x.shape))
+        return x, y0 - mv * k
 
     def overlay(self, max_width: int = 1800) -> np.ndarray:
         """RGB picture (de-skewed) with every tracked trace drawn on top, for checking by eye."""

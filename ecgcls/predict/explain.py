@@ -4,7 +4,7 @@
   digitized leads, against an all-zero (flat-line) baseline; samples that were not read (NaN) stay NaN along the
   path and get no attribution. :func:`per_patch` sums it over windows (PatchECG's own patches), and
   :func:`draw_signal_evidence` maps those windows through the digitizer's placement of each printed segment
-  (:meth:`ecgcls.digitize.DigitizedPage.to_picture`) onto the page, with the measured fiducials.
+  (:func:`ecgcls.digitize.layout.place`) onto the page, with the measured fiducials.
 - **Picture models** (the Pic2Diagnosis ensemble): Grad-CAM (Captum ``LayerGradCam``) on each member's last
   convolution with a spatial map, averaged over members, drawn on the picture as the model saw it.
 
@@ -17,6 +17,7 @@ import torch
 from torch import nn
 
 from ecgcls.data.transforms import fill_missing
+from ecgcls.digitize.layout import place
 from ecgcls.types import LEADS
 
 #: fiducial → BGR colour and label for the drawings
@@ -113,19 +114,6 @@ def draw_gradcam(prepared: np.ndarray, cam: np.ndarray, scale: int = 3) -> np.nd
     return cv2.resize(out, None, fx=scale, fy=scale, interpolation=cv2.INTER_NEAREST)
 
 
-def _place(placement: list[dict], lead: str, t: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(x, y_zero, px_per_mv) of lead ``lead`` at times ``t`` (s): the shorter printed segment wins (a column over
-    its rhythm strip), as :meth:`~ecgcls.digitize.DigitizedPage.to_picture`; NaN where not printed."""
-    x, y0, k = (np.full(t.shape, np.nan) for _ in range(3))
-    for p in sorted(placement, key=lambda p: p["t1"] - p["t0"]):
-        if p["lead"] != lead:
-            continue
-        on = np.isnan(x) & (t >= p["t0"]) & (t < p["t1"])
-        x[on] = p["x0"] + (t[on] - p["t0"]) * p["px_per_s"]
-        y0[on], k[on] = p["y_zero"], abs(p["px_per_mv"])
-    return x, y0, k
-
-
 def draw_signal_evidence(overlay: np.ndarray, scale: float, placement: list[dict], fiducials: dict | None = None,
                          attribution: np.ndarray | None = None, fs: float = 100.0, window: int = 25,
                          title: str = "") -> np.ndarray:
@@ -146,7 +134,8 @@ def draw_signal_evidence(overlay: np.ndarray, scale: float, placement: list[dict
         for i, lead in enumerate(LEADS):
             for j in np.flatnonzero(w[i] > 0.05 * top) if top > 0 else []:
                 t = np.array([j * window / fs, min((j + 1) * window, attribution.shape[-1]) / fs - 1e-6])
-                x, y0, k = _place(placement, lead, t)
+                x, y0, k = place(placement, lead, t)
+                k = np.abs(k)
                 if not np.isfinite(x).all():
                     continue
                 half = 1.2 * k[0]  # ±1.2 mV around the lead's baseline
@@ -161,7 +150,8 @@ def draw_signal_evidence(overlay: np.ndarray, scale: float, placement: list[dict
             t = np.array([np.nan if v is None else v for v in f.get(key, [])], float)
             if not len(t):
                 continue
-            x, y0, k = _place(placement, lead, t)
+            x, y0, k = place(placement, lead, t)
+            k = np.abs(k)
             lw = max(1, int(round(img.shape[1] / 1400)))
             for xi, yi, ki in zip(x, y0, k):
                 if np.isfinite(xi):  # a short tick below the baseline, out of the trace's way
