@@ -12,9 +12,7 @@ from __future__ import annotations
 
 import argparse
 import os
-import socket
 import sys
-import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -31,10 +29,7 @@ def main() -> None:
     ap.add_argument("--workers", type=int, nargs="*", default=[1, 2])
     ap.add_argument("--images", action="store_true")
     args = ap.parse_args()
-    import httpx
-    import uvicorn
-
-    from ecgcls.serve import Service, create_app
+    from ecgcls.serve import Service, serving
 
     pics = sorted((REPO / "examples").glob("*.jpg"))
     res = {"cpu_count": os.cpu_count(), "requests": args.n, "pictures": [p.name for p in pics],
@@ -43,38 +38,35 @@ def main() -> None:
            "runs": {}}
     for w in args.workers:
         service = Service("both", "rhythm", workers=w)
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
-        srv = uvicorn.Server(uvicorn.Config(create_app(service), host="127.0.0.1", port=port, log_level="warning"))
-        th = threading.Thread(target=srv.run, daemon=True)
-        th.start()
-        while not srv.started:
-            time.sleep(0.05)
-        url = f"http://127.0.0.1:{port}/api/predict" + ("?images=1" if args.images else "")
-
-        def post(p: Path) -> tuple[float, int]:
-            t = time.perf_counter()
-            with httpx.Client(timeout=900) as c:
-                r = c.post(url, files={"file": (p.name, p.read_bytes(), "image/jpeg")})
-            return time.perf_counter() - t, r.status_code
-
-        post(pics[0])  # warm-up: first inference, numba compilation
-        t0 = time.perf_counter()
-        with ThreadPoolExecutor(args.n) as ex:
-            out = list(ex.map(post, [pics[i % len(pics)] for i in range(args.n)]))
-        wall = time.perf_counter() - t0
-        lat = np.array([o[0] for o in out])
-        row = {"worker_threads": w, "ok": int(sum(o[1] == 200 for o in out)), "wall_s": round(wall, 2),
-               "p50_s": round(float(np.percentile(lat, 50)), 2), "p95_s": round(float(np.percentile(lat, 95)), 2),
-               "max_s": round(float(lat.max()), 2), "pictures_per_s": round(args.n / wall, 2)}
-        res["runs"][f"{w} worker thread(s)"] = row
-        print(f"{w} worker thread(s): {row['ok']}/{args.n} answered in {wall:.1f} s; latency p50 {row['p50_s']} s, "
-              f"p95 {row['p95_s']} s ({row['pictures_per_s']} pictures/s)")
-        srv.should_exit = True
-        th.join(10)
+        with serving(service) as base:
+            res["runs"][f"{w} worker thread(s)"] = load(base + "/api/predict" + ("?images=1" if args.images else ""),
+                                                        pics, args.n, w)
         service.close()
     write_json("serve" + ("_images" if args.images else ""), res)
+
+
+def load(url: str, pics: list[Path], n: int, w: int) -> dict:
+    """``n`` requests sent at once (after one warm-up request); latency of each, from sending to the answer."""
+    import httpx
+
+    def post(p: Path) -> tuple[float, int]:
+        t = time.perf_counter()
+        with httpx.Client(timeout=900) as c:
+            r = c.post(url, files={"file": (p.name, p.read_bytes(), "image/jpeg")})
+        return time.perf_counter() - t, r.status_code
+
+    post(pics[0])  # warm-up: first inference, numba compilation
+    t0 = time.perf_counter()
+    with ThreadPoolExecutor(n) as ex:
+        out = list(ex.map(post, [pics[i % len(pics)] for i in range(n)]))
+    wall = time.perf_counter() - t0
+    lat = np.array([o[0] for o in out])
+    row = {"worker_threads": w, "ok": int(sum(o[1] == 200 for o in out)), "wall_s": round(wall, 2),
+           "p50_s": round(float(np.percentile(lat, 50)), 2), "p95_s": round(float(np.percentile(lat, 95)), 2),
+           "max_s": round(float(lat.max()), 2), "pictures_per_s": round(n / wall, 2)}
+    print(f"{w} worker thread(s): {row['ok']}/{n} answered in {wall:.1f} s; latency p50 {row['p50_s']} s, "
+          f"p95 {row['p95_s']} s ({row['pictures_per_s']} pictures/s)")
+    return row
 
 
 if __name__ == "__main__":

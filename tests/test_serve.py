@@ -4,10 +4,7 @@ from __future__ import annotations
 
 import csv
 import shutil
-import socket
 import struct
-import threading
-import time
 import zlib
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -121,30 +118,13 @@ def test_multipage_pdf_has_each_pages_pictures(client, service, tmp_path):
     assert not list(service.reports.glob("*"))
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def server(service):
     """The app on a real local port (uvicorn in a thread)."""
-    import uvicorn
+    from ecgcls.serve import serving
 
-    from ecgcls.serve import create_app
-
-    port = _free_port()
-    srv = uvicorn.Server(uvicorn.Config(create_app(service), host="127.0.0.1", port=port, log_level="warning"))
-    t = threading.Thread(target=srv.run, daemon=True)
-    t.start()
-    for _ in range(100):
-        if srv.started:
-            break
-        time.sleep(0.1)
-    yield f"http://127.0.0.1:{port}"
-    srv.should_exit = True
-    t.join(10)
+    with serving(service) as url:
+        yield url
 
 
 def test_twenty_concurrent_requests(server, reference):

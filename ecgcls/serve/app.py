@@ -27,6 +27,7 @@ import tempfile
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 
 from fastapi import FastAPI, File, Request, UploadFile  # (module level: the route annotations resolve here)
@@ -230,6 +231,33 @@ def create_app(service: Service):
 
     app.state.service = service
     return app
+
+
+@contextmanager
+def serving(service: Service, host: str = "127.0.0.1", start_timeout_s: float = 30.0):
+    """The app around ``service`` served by uvicorn in a thread of this process on a free port of ``host``;
+    yields its base URL (``http://host:port``) and stops the server on exit (tests and benchmarks)."""
+    import socket
+    import threading
+
+    import uvicorn
+
+    with socket.socket() as s:
+        s.bind((host, 0))
+        port = s.getsockname()[1]
+    srv = uvicorn.Server(uvicorn.Config(create_app(service), host=host, port=port, log_level="warning"))
+    th = threading.Thread(target=srv.run, daemon=True)
+    th.start()
+    t0 = time.perf_counter()
+    while not srv.started:
+        if time.perf_counter() - t0 > start_timeout_s or not th.is_alive():
+            raise RuntimeError(f"ecgcls serve did not start on {host}:{port}")
+        time.sleep(0.05)
+    try:
+        yield f"http://{host}:{port}"
+    finally:
+        srv.should_exit = True
+        th.join(10)
 
 
 def add_parser(sub) -> None:
