@@ -74,11 +74,12 @@ def finished(out: Path) -> dict[str, dict]:
     return done
 
 
-def write_index(out: Path) -> Path:
-    """``index.parquet`` from every finished record and every error row (written through a temporary name)."""
+def write_index(out: Path, rows: list[dict] | None = None) -> Path:
+    """``index.parquet`` from every finished record (``rows``: their rows when the caller has them, else read from
+    the record folders) and every error row (written through a temporary name)."""
     import pandas as pd
 
-    rows = list(finished(out).values())
+    rows = list(finished(out).values()) if rows is None else list(rows)
     ok = {r["id"] for r in rows}
     for f in sorted((out / "errors").glob("*.json")) if (out / "errors").is_dir() else []:
         r = json.loads(f.read_text())
@@ -136,13 +137,14 @@ def run(args: argparse.Namespace) -> int:
     def on_row(row: dict) -> None:
         err = out / "errors" / f"{row['id']}.json"
         if row.get("status") == "ok":
+            done[row["id"]] = json_safe(row)  # as its row.json holds it
             err.unlink(missing_ok=True)
         else:
             err.write_text(json.dumps(json_safe(row)))
 
     items = ((f"{i:05d}", spec, rec(i)) for i in todo)
     res = run_tasks(export_record, items, on_row, len(todo), args.scheduler, args.workers, "exporting")
-    index = write_index(out)
+    index = write_index(out, list(done.values()))  # (the folders were checked at the start; no second scan)
     rate = (res["ok"] + res["error"]) / res["seconds"] if res["seconds"] > 0 else 0.0
     print(f"exported {res['ok']} records, {res['error']} errors ({rate:.2f} records/s on {res['workers']} workers) "
           f"-> {index}")
