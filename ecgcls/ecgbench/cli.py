@@ -80,7 +80,7 @@ def answer_all(system, items, tasks: list[str], cache: Path) -> list[dict]:
                 spent = str(exc)
                 got.update(getattr(exc, "partial", {}))
             tmp = f.with_suffix(".tmp")
-            tmp.write_text(json.dumps({k: v for k, v in got.items()}))
+            tmp.write_text(json.dumps(got))
             os.replace(tmp, f)
         for t in need:
             if t not in got or "failed" in got[t]:
