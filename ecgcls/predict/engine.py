@@ -219,13 +219,14 @@ class Predictor:
         self.columns = HEAD + [f"p_{c}" for c in self.classes] + ["labels"]
         self.combine_kw = dict(combine or {})
 
-    def read_args(self) -> tuple:
-        """The arguments after the path of :func:`read_file` for this set-up (picklable, for worker processes)."""
-        return (self.fs_model, self.n_model, self.dig_kw, self.overlays, self.image_prep, self.measure)
+    def read_args(self, overlays: str | None = None) -> tuple:
+        """The arguments after the path of :func:`read_file` for this set-up (picklable, for worker processes);
+        ``overlays``: a folder for the digitizer's overlays (default: the set-up's)."""
+        return (self.fs_model, self.n_model, self.dig_kw, overlays or self.overlays, self.image_prep, self.measure)
 
-    def read(self, path: str) -> list[PageResult]:
-        """Every page of one file, read in this process."""
-        return read_file(path, *self.read_args())
+    def read(self, path: str, overlays: str | None = None) -> list[PageResult]:
+        """Every page of one file, read in this process (``overlays``: as in :meth:`read_args`)."""
+        return read_file(path, *self.read_args(overlays))
 
     def answer(self, results: list[PageResult], report: str | None = None) -> list[tuple[dict, dict | None]]:
         """Classify read pages in batches → per page (CSV row, JSON record or None when no model answered).
@@ -234,6 +235,7 @@ class Predictor:
         from ecgcls.predict.combine import signal_weight
 
         report = report or self.report
+        overlays = self.overlays or report  # (a report is drawn on its page's overlay; read_file wrote it there)
         sig_net, img_net, rhy_net, classes = self.sig_net, self.img_net, self.rhy_net, self.classes
         read = [k for k, r in enumerate(results) if r.signal is not None]
         pics = [k for k, r in enumerate(results) if r.picture is not None]
@@ -301,11 +303,11 @@ class Predictor:
                 where = explain_page(report, stem, r, shown, {"signal": sig_net if k in p_sig else None,
                                                                    "picture": img_net if k in p_img else None,
                                                                    "rhythm": rhy_net if k in p_rhy else None},
-                                     Path(self.overlays) / f"{stem}_overlay.png")
+                                     Path(overlays) / f"{stem}_overlay.png")
                 record["report"] = str(write_report(report, stem, {
                     **page, "labels": labels, "measurements": (r.extra or {}).get("measurements"),
                     "evidence": (r.extra or {}).get("evidence"), "attribution": where},
-                    Path(self.overlays) / f"{stem}_overlay.png"))
+                    Path(overlays) / f"{stem}_overlay.png"))
             out.append((row, record))
         return out
 

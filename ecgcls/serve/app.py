@@ -105,8 +105,10 @@ class Service:
         from ecgcls.predict import Predictor
 
         self.reports = self.work / "reports"
-        # measured, with overlays, always; explained (attribution pictures, HTML report) when a request asks
-        self.predictor = Predictor(model, rhythm, measure=True, overlays=str(self.reports))
+        self.reports.mkdir()
+        # measured always; overlays drawn and pages explained (attribution pictures, HTML report) only when a
+        # request asks for pictures or the report
+        self.predictor = Predictor(model, rhythm, measure=True)
         self.model = model
         self.pool = ThreadPoolExecutor(max_workers=max(1, int(workers)), thread_name_prefix="ecgcls-predict")
         self.max_bytes, self.max_pixels, self.max_pages = int(max_mb * 1024 * 1024), int(max_pixels), int(max_pages)
@@ -123,8 +125,8 @@ class Service:
         """Run in a worker thread: read and answer every page of one saved upload."""
         t0 = time.perf_counter()
         pages = []
-        results = self.predictor.read(str(path))
         explain = str(self.reports) if (images or report) else None
+        results = self.predictor.read(str(path), overlays=explain)
         for row, record in self.predictor.answer(results, report=explain):
             page = {"row": row, "record": record}
             if record:
