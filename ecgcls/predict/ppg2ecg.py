@@ -64,8 +64,9 @@ def read_ppg(path: str | Path, channel: str | None = None, fs: float | None = No
     return sig[:, names.index(want)].astype(np.float64), float(f["fs"])
 
 
-def reconstruct_ecg(net, ppg: np.ndarray, fs: float, model_fs: float, length: int) -> np.ndarray:
-    """ECG (normalised units) at ``model_fs`` for a whole PPG recording at ``fs`` (see module doc)."""
+def reconstruct_ecg(net, ppg: np.ndarray, fs: float, model_fs: float, length: int) -> tuple[np.ndarray, np.ndarray]:
+    """(ECG in normalised units, the PPG it was made from), both at ``model_fs``, for a whole PPG recording at
+    ``fs`` (see module doc)."""
     from ecgcls.data.ppg import minmax
     from ecgcls.data.transforms import resample_nan
 
