@@ -180,3 +180,31 @@ def test_net_ink_reads_a_page(sig):
     d = digitize(page.image, ink="net")
     assert d.ink == "net" and d.layout == "3x4+II"
     assert _snr(page, d, sig) > 8.0
+
+
+@pytest.mark.parametrize("grid_rgb", [((90, 40, 30), (110, 60, 50)), ((102, 102, 102), (191, 191, 191))],
+                         ids=["dark-brown", "grey-bw"])
+def test_grid_as_dark_as_the_trace(sig, grid_rgb):
+    """Some generators print the grid nearly as dark as the trace: page-long lines are no ink, the pitch is still
+    1 mm (not the 2 mm or 5 mm lag a strong grid favours) and the trace that crossed the lines is whole."""
+    page = render(sig, FS, RenderConfig(layout="3x4+II", dpi=150, grid_rgb=grid_rgb, artifacts=("jpeg",)), rng=4)
+    d = digitize(page.image)
+    assert d.px_per_mm[0] == pytest.approx(page.geometry.px_per_mm, rel=0.01)
+    assert d.layout == "3x4+II"
+    assert _snr(page, d, sig) > 12.0
+
+
+def test_line_background_keeps_the_trace():
+    """Straight page-long lines are found whatever their darkness; a trace crossing them is not."""
+    from ecgcls.digitize.grid import remove_lines
+
+    dark = np.zeros((200, 400), np.float32)
+    dark[50] = 0.7          # a horizontal grid line
+    dark[:, 100] = 0.9      # a vertical one
+    t = np.arange(400)
+    ys = (120 + 30 * np.sin(t / 15.0)).astype(int)
+    dark[ys, t] = 1.0        # a wavy trace
+    out, (hor, ver) = remove_lines(dark)
+    assert out[50, 10] == 0 and out[10, 100] == 0
+    assert hor[50, 10] == pytest.approx(0.7) and ver[10, 100] == pytest.approx(0.9)
+    assert np.all(out[ys[t != 100], t[t != 100]] == 1.0)

@@ -7,7 +7,7 @@ import pytest
 from ecgcls import LEADS
 from ecgcls.geometry import LAYOUTS, get_layout, grid_layout
 from ecgcls.render import CAL_BIT, RenderConfig, render
-from ecgcls.render.artifacts import perspective, rotation
+from ecgcls.render.artifacts import blackbody_rgb, paper_texture, perspective, rotation, rotation_clip
 from ecgcls.render.dataset import RenderDataset
 
 FS = 500
@@ -88,7 +88,7 @@ def test_sample_coordinates_clean(sig):
     assert _check_points(page, sig) > 0.99
 
 
-@pytest.mark.parametrize("artifact", [rotation, perspective])
+@pytest.mark.parametrize("artifact", [rotation, perspective, rotation_clip])
 def test_sample_coordinates_after_warp(sig, artifact):
     page = render(sig, FS, clean(), rng=0)
     warped = artifact(page, np.random.default_rng(5), 1.0)
@@ -219,3 +219,26 @@ def test_render_dataset_reproducible(sig):
     p0 = ds.page(2)
     ds.set_epoch(1)
     assert ds.page(2).config != p0.config or not np.array_equal(ds.page(2).image, p0.image)
+
+
+def test_augmenter_artifacts(sig):
+    """Other generators' augmentation: textured paper darkens the page, a black-body cast at 2000-4000 K all but
+    removes blue, and a clipped rotation leaves black corners on a canvas of the same size."""
+    page = render(sig, FS, clean(), rng=0)
+    rng = np.random.default_rng(0)
+    tex = paper_texture(page, rng, 1.0)
+    assert tex.image.shape == page.image.shape and tex.image.mean() < page.image.mean() - 20
+    assert blackbody_rgb(6500) == pytest.approx([1, 1, 1], abs=0.02)
+    warm = blackbody_rgb(2000)
+    assert warm[0] > 0.95 and warm[2] < 0.1
+    rot = next(r for r in (rotation_clip(page, np.random.default_rng(s), 1.0) for s in range(10))
+               if not np.allclose(r.geometry.H[:2, :2], np.eye(2)))
+    assert rot.image.shape == page.image.shape
+    assert rot.image[0, 0].max() == 0 and rot.image[-1, -1].max() == 0
+
+
+def test_custom_grid_colour(sig):
+    page = render(sig, FS, RenderConfig(layout="3x4", grid_rgb=((90, 40, 30), (120, 70, 60))), rng=0)
+    assert (np.abs(page.image.astype(int) - [90, 40, 30]).sum(axis=2) < 10).mean() > 0.01
+    with pytest.raises(ValueError, match="grid_rgb"):
+        RenderConfig(grid_rgb=((1, 2),))

@@ -26,6 +26,56 @@ def darkness(image: np.ndarray, bg_px: int = 31) -> np.ndarray:
     return np.clip(out, 0.0, 1.0, out=out)
 
 
+def line_background(dark: np.ndarray, bands: int = 4, max_samples: int = 256, q: float = 0.15
+                    ) -> tuple[np.ndarray, np.ndarray]:
+    """Darkness of straight horizontal and of vertical lines running across the (de-skewed) page — grid lines —
+    as two float32 (H, W) maps: per row, the darkness that ``1 - q`` of the row's pixels within each of
+    ``bands`` vertical bands of the page reach (the ``q`` quantile: horizontal lines); per column, within
+    ``bands`` horizontal bands (vertical lines).
+
+    A grid line is dark along its whole length, so nearly all of its row reaches its own darkness; the trace
+    covers only part of any row of a band (a flat baseline would have to stay on one pixel row for
+    ``1 - q`` of a quarter of the page), so that row's quantile is the paper's. Subtracting these maps keeps the
+    trace and removes a grid however dark it is printed (some generators draw it as dark as the trace). The
+    quantile is taken over at most ``max_samples`` evenly spaced pixels per row (column) of a band.
+    """
+    h, w = dark.shape
+    hor = np.empty((h, w), np.float32)
+    ver = np.empty((h, w), np.float32)
+    xs = np.linspace(0, w, bands + 1).astype(int)
+    for a, b in zip(xs[:-1], xs[1:]):
+        step = max(1, (b - a) // max_samples)
+        hor[:, a:b] = np.quantile(dark[:, a:b:step], q, axis=1)[:, None]
+    ys = np.linspace(0, h, bands + 1).astype(int)
+    for a, b in zip(ys[:-1], ys[1:]):
+        step = max(1, (b - a) // max_samples)
+        ver[a:b] = np.quantile(dark[a:b:step], q, axis=0)[None, :]
+    return hor, ver
+
+
+def remove_lines(dark: np.ndarray, bands: int = 4) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray]]:
+    """Darkness with the straight page-long lines subtracted (clipped to [0, 1]) and the lines' darkness
+    (:func:`line_background`: horizontal, vertical), all float32 (H, W)."""
+    hor, ver = line_background(dark, bands)
+    out = dark.astype(np.float32) - np.maximum(hor, ver)
+    return np.clip(out, 0.0, 1.0, out=out), (hor, ver)
+
+
+def bridge_lines(ink: np.ndarray, dark: np.ndarray, lines: tuple[np.ndarray, np.ndarray], threshold: float,
+                 gap_px: int = 3) -> np.ndarray:
+    """Ink (bool (H, W)) with the gaps a removed grid line cut into the trace closed again: a pixel on a
+    horizontal (vertical) grid line that is itself darker than the ink ``threshold`` becomes ink where a
+    vertical (horizontal) closing over ``gap_px`` px of the ink reaches it — across the line, never along it."""
+    out = ink.copy()
+    u8 = ink.astype(np.uint8)
+    for line, kshape in ((lines[0], (1, 2 * gap_px + 1)), (lines[1], (2 * gap_px + 1, 1))):
+        on_line = (line > 0.5 * threshold) & (dark > threshold)
+        if on_line.any():
+            k = cv2.getStructuringElement(cv2.MORPH_RECT, kshape)
+            out |= (cv2.morphologyEx(u8, cv2.MORPH_CLOSE, k) > 0) & on_line
+    return out
+
+
 def ink_threshold(dark: np.ndarray) -> float:
     """Darkness above which a pixel is trace ink: Otsu among clearly non-paper pixels, kept in [0.3, 0.55]."""
     vals = dark[dark > 0.15]
@@ -102,7 +152,7 @@ def _period(profile: np.ndarray, lo: float, hi: float) -> tuple[float, float]:
 
     Autocorrelation of the profile smoothed by 1 px (so a period that is not a whole number of pixels still
     lines up at its own lag); the strongest local maximum is taken, then its shortest sub-multiple (1/2 ..
-    1/5) that is nearly as strong, so a grid is never read at twice (or five times) its pitch because its
+    1/5, repeatedly) that is nearly as strong, so a grid is never read at twice (or five times) its pitch because its
     lines fall on whole pixels only every other period.
     """
     from scipy.ndimage import gaussian_filter1d
@@ -116,11 +166,15 @@ def _period(profile: np.ndarray, lo: float, hi: float) -> tuple[float, float]:
     if not peaks:
         return 0.0, 0.0
     k = max(peaks, key=lambda i: ac[i])
-    for d in (5, 4, 3, 2):
-        near = [i for i in peaks if abs(i - k / d) <= 1.0]
-        if near and ac[max(near, key=lambda i: ac[i])] >= 0.8 * ac[k]:
-            k = max(near, key=lambda i: ac[i])
-            break
+    shrunk = True
+    while shrunk:  # again from each sub-multiple: a strong grid's 20 mm lag may win, then 10, 5, 1 mm follow
+        shrunk = False
+        for d in (5, 4, 3, 2):
+            near = [i for i in peaks if abs(i - k / d) <= 1.0]
+            if near and ac[max(near, key=lambda i: ac[i])] >= 0.8 * ac[k]:
+                k = max(near, key=lambda i: ac[i])
+                shrunk = True
+                break
     # parabolic sub-pixel peak
     y0, y1, y2 = ac[k - 1], ac[k], ac[k + 1]
     den = y0 - 2 * y1 + y2
@@ -160,9 +214,10 @@ def grid_spacing(image: np.ndarray | None, ink: np.ndarray | None = None, page_m
         if image is None:
             raise ValueError("grid_spacing needs the picture or its darkness map")
         dark = darkness(image)
-    if ink is not None:
+    if ink is not None:  # what is dark but not a page-long line (trace, text) is given: the grid may be dark
         dark = np.where(ink, 0.0, dark)
-    dark = np.where(dark > 0.6, 0.0, dark)  # leftover ink / text
+    else:
+        dark = np.where(dark > 0.6, 0.0, dark)  # ink / text
     h, w = dark.shape
     out, strengths = [], []
     for prof, size in ((dark.mean(axis=0), w), (dark.mean(axis=1), h)):

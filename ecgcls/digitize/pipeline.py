@@ -5,7 +5,8 @@ so each can be tested and replaced alone:
 
 1. :func:`find_sheet` — a photographed sheet is rectified; darkness against the local paper brightness (cancels
    shadows); skew estimate and de-rotation;
-2. :func:`ink_map` — which pixels are trace: ``classic`` (a darkness threshold) or ``net`` (the trace
+2. :func:`ink_map` — which pixels are trace, once page-long straight lines (a grid, however dark it is printed)
+   are subtracted (:func:`~ecgcls.digitize.grid.remove_lines`): ``classic`` (a darkness threshold) or ``net`` (the trace
    segmentation network, :mod:`ecgcls.digitize.segment`, trained on the renderer's exact masks);
 3. :func:`measure_scale` — grid pitch by autocorrelation → px per mm on each axis (else the page size; the
    calibration pulses refine it in step 5);
@@ -24,7 +25,8 @@ from __future__ import annotations
 import numpy as np
 
 from ecgcls.digitize.grid import (clean_ink, darkness, deskew, estimate_skew, find_page_quad, grid_spacing,
-                                  ink_threshold, quad_is_rectangle, rectify)
+                                  ink_threshold, quad_is_rectangle, rectify, remove_lines,
+                                  bridge_lines)
 from ecgcls.digitize.layout import choose_layout, segment_placement, strip_residuals
 from ecgcls.digitize.quality import assess
 from ecgcls.digitize.stages import (DigitizedPage, DigitizeError, InkMap, Pulses, Rows, RowTrace, Scale, Sheet)
@@ -45,7 +47,7 @@ INK_METHODS = ("classic", "net")
 NET_INK = {"mode": "gate", "support": 0.3, "support_px": 2, "long_side": None}
 
 #: bumped whenever the digitizer's output changes, so caches of digitized pictures are rebuilt
-DIGITIZER_VERSION = 8
+DIGITIZER_VERSION = 9
 
 
 # ---- helpers ------------------------------------------------------------------------------------------
@@ -135,9 +137,15 @@ def ink_map(sheet: Sheet, method: str = "classic", weights=None) -> InkMap:
     are also darker than the paper."""
     if method not in INK_METHODS:
         raise ValueError(f"ink={method!r}; choose from {', '.join(INK_METHODS)}")
-    thr = ink_threshold(sheet.dark)
+    dark, lines = remove_lines(sheet.dark)  # a grid printed as dark as the trace is no ink
+    thr = ink_threshold(dark)
     if method == "classic":
-        return InkMap(sheet.dark > thr, "classic", thr)
+        # the trace where it crossed a removed line: bridge gaps up to ~0.3 mm (px from a Letter-wide guess)
+        gap = max(1, int(round(0.3 * sheet.dark.shape[1] / PAPER_SIZES_MM["letter"][0])))
+        # on a grid line the trace need only be clearly darker than the line (a baseline may run along one)
+        on_line = np.maximum(lines[0], lines[1]) > 0.5 * thr
+        ink = bridge_lines((dark > thr) | (on_line & (dark > 0.5 * thr)), sheet.dark, lines, thr, gap)
+        return InkMap(ink, "classic", thr, dark_pixels=dark > thr)
     if sheet.image is None:
         raise ValueError("ink='net' needs the picture: find_sheet(..., keep_image=True)")
     from ecgcls.digitize.segment import trace_probability
@@ -145,14 +153,14 @@ def ink_map(sheet: Sheet, method: str = "classic", weights=None) -> InkMap:
     prob = trace_probability(sheet.image, weights, NET_INK["long_side"])
     p = np.maximum(prob[0], prob[1])
     if NET_INK["mode"] == "net":
-        ink = (p > 0.5) & (sheet.dark > 0.08)
+        ink = (p > 0.5) & (dark > 0.08)
     else:  # the darkness threshold's precise edges, kept only where the network sees trace nearby
         import cv2
 
         r = NET_INK["support_px"]
         support = cv2.dilate((p > NET_INK["support"]).astype(np.uint8), np.ones((2 * r + 1, 2 * r + 1), np.uint8)) > 0
-        ink = ((sheet.dark > thr) | ((p > 0.5) & (sheet.dark > 0.08))) & support
-    return InkMap(ink, "net", thr, prob)
+        ink = ((dark > thr) | ((p > 0.5) & (dark > 0.08))) & support
+    return InkMap(ink, "net", thr, prob, dark_pixels=dark > thr)
 
 
 def measure_scale(sheet: Sheet, ink: np.ndarray) -> Scale:
@@ -234,7 +242,23 @@ def trace_rows(ink: np.ndarray, dark: np.ndarray, rows: Rows, scale: Scale, spee
         clutter = float(np.log1p(max(0.0, float(ink[a:b].sum()) - path_px) / max(path_px, 1.0)))
         out.append(RowTrace(float(y0), np.arange(w, dtype=float), y_vals, x_start, float(valid[-1]), g, clutter,
                             pulse))
-    return out
+    return _common_start(out, scale.ppm_x)
+
+
+def _common_start(rows: list[RowTrace], ppm_x: float, tol_mm: float = 2.0) -> list[RowTrace]:
+    """Every row of a standard page starts its time at the same x. A row whose trace was first found a little
+    later (its first millimetre faint, or cut by a grid line) would shift all its leads in time; rows within
+    ``tol_mm`` of the rows' median start take the median (the samples in between stay unknown)."""
+    starts = np.array([r.x_start for r in rows if np.isfinite(r.y).any()])
+    if starts.size < 2:
+        return rows
+    med = float(np.median(starts))
+    for r in rows:
+        if r.x_start != med and abs(r.x_start - med) <= tol_mm * ppm_x and np.isfinite(r.y).any():
+            if r.x_start < med:
+                r.y[: int(np.ceil(med))] = np.nan
+            r.x_start = med
+    return rows
 
 
 def read_pulses(traces: list[RowTrace], scale: Scale, width_px: int, speed_mm_s: float | None = None,
@@ -331,7 +355,8 @@ def _read(sheet: Sheet, ink: str, fs: float, speed_mm_s: float | None, gain_mm_m
     """The stages after :func:`find_sheet`, with one ink map (see :func:`digitize`)."""
     inkmap = ink_map(sheet, ink, weights)
     # the grid is measured on what is neither ink by either map nor darker than the classic threshold
-    scale = measure_scale(sheet, inkmap.ink | (sheet.dark > inkmap.threshold))
+    other = inkmap.dark_pixels if inkmap.dark_pixels is not None else sheet.dark > inkmap.threshold
+    scale = measure_scale(sheet, inkmap.ink | other)
     h, w = inkmap.ink.shape
     for attempt in range(2):  # the pulses may correct the scale; rows are then found again at the right one
         mask = clean_ink(inkmap.ink, scale.ppm_y)

@@ -37,12 +37,14 @@ class Sheet:
 @dataclass
 class InkMap:
     """Trace pixels (bool (H, W)); ``method`` 'classic' (darkness threshold ``threshold``) or 'net'
-    (probability map ``prob`` (2, H, W): trace, pulse)."""
+    (probability map ``prob`` (2, H, W): trace, pulse); ``dark_pixels``: everything above the threshold once
+    page-long straight lines are removed (trace, text, marks — what the grid is not)."""
 
     ink: np.ndarray
     method: str
     threshold: float
     prob: np.ndarray | None = field(repr=False, default=None)
+    dark_pixels: np.ndarray | None = field(repr=False, default=None)
 
 
 @dataclass

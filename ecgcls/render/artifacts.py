@@ -56,6 +56,15 @@ def rotation(page: RenderedPage, rng: np.random.Generator, strength: float = 1.0
     return warp_page(page, T @ R, (nh, nw))
 
 
+def rotation_clip(page: RenderedPage, rng: np.random.Generator, strength: float = 1.0) -> RenderedPage:
+    """Rotate about the centre by a whole number of degrees up to ±5·strength on the same canvas, corners cut off
+    and filled black (what image augmenters such as imgaug's ``Affine`` do by default)."""
+    h, w = page.image.shape[:2]
+    deg = float(rng.integers(-5, 6)) * strength
+    R = np.vstack([cv2.getRotationMatrix2D((w / 2, h / 2), deg, 1.0), [0, 0, 1]])
+    return warp_page(page, R, (h, w), border=(0, 0, 0))
+
+
 def perspective(page: RenderedPage, rng: np.random.Generator, strength: float = 1.0) -> RenderedPage:
     """A phone-photo perspective: page corners moved inward by up to 8 %·strength, on a darker table."""
     h, w = page.image.shape[:2]
@@ -222,6 +231,44 @@ def colorcast(page, rng, strength=1.0):
     return _pix(page, page.image.astype(np.float32) * gains)
 
 
+def blackbody_rgb(kelvin: float) -> np.ndarray:
+    """Approximate sRGB colour (0–1, float32 (3,)) of a black body at ``kelvin`` (1000–40000 K), relative to
+    6500 K: a curve fit to the Planckian locus (red, green, blue as power / log laws of T/100)."""
+    def raw(k):
+        t = np.clip(k, 1000.0, 40000.0) / 100.0
+        r = 255.0 if t <= 66 else 329.698727446 * (t - 60) ** -0.1332047592
+        g = 99.4708025861 * np.log(t) - 161.1195681661 if t <= 66 else 288.1221695283 * (t - 60) ** -0.0755148492
+        b = 255.0 if t >= 66 else (0.0 if t <= 19 else 138.5177312231 * np.log(t - 10) - 305.0447927307)
+        return np.clip(np.array([r, g, b], np.float64), 0, 255)
+
+    return (raw(kelvin) / raw(6500.0)).astype(np.float32)
+
+
+def temperature(page, rng, strength=1.0):
+    """Strong white-balance error: the page lit by a black body at 2000–4000 K (orange, blue nearly gone) or
+    10000–20000 K (blue), as other generators' colour-temperature augmentation gives."""
+    k = rng.uniform(2000, 4000) if rng.random() < 0.5 else rng.uniform(10000, 20000)
+    k = 6500 + (k - 6500) * strength
+    return _pix(page, page.image.astype(np.float32) * blackbody_rgb(k))
+
+
+def paper_texture(page, rng, strength=1.0):
+    """Crumpled paper photographed flat: a ridged multi-scale texture (fine dark crease lines, mean near 40 %
+    grey) hard-light blended over the page — darkens it by ~20 % overall and draws crease lines up to 80 %
+    darker, which a darkness threshold takes for ink (as ecg-image-kit's wrinkle textures do)."""
+    h, w = page.image.shape[:2]
+    tex = np.zeros((h, w), np.float32)
+    for cells, amp in ((4, 0.5), (9, 0.8), (20, 1.0), (45, 0.6)):
+        f = _smooth_field(rng, h, w, cells)
+        tex += amp * np.abs(2 * f - 1) ** 0.5  # ridges where the field crosses its middle: thin dark lines
+    tex = (tex - tex.mean()) / (tex.std() + 1e-6)
+    tex = np.clip(0.4 + tex * rng.uniform(0.08, 0.16) * strength + 0.1 * (1 - strength), 0, 1)[..., None]
+    img = page.image.astype(np.float32) / 255.0
+    out = np.where(tex < 0.6, 2 * img * tex, 1 - 2 * (1 - img) * (1 - tex))
+    k = 0.5 + 0.5 * strength  # blend with the original: strength 1 is the full effect
+    return _pix(page, 255.0 * (k * out + (1 - k) * img))
+
+
 def heavy_noise(page, rng, strength=1.0):
     """Strong per-channel sensor noise, sd up to 20 grey levels·strength (poor scanners, dark photos)."""
     sd = float(rng.uniform(5, 5 + 15 * strength))
@@ -246,8 +293,10 @@ ARTIFACTS: dict[str, ArtifactFn] = {
 #: the artifacts RenderConfig.random draws from (kept fixed so its pages stay reproducible)
 CLASSIC_ARTIFACTS: tuple[str, ...] = tuple(ARTIFACTS)
 #: more, used by RenderConfig.randomized (domain randomization) and selectable by name
-for _name, _fn, _before in (("wrinkle", wrinkle, "rotation"), ("colorcast", colorcast, "blur"),
-                            ("heavy_noise", heavy_noise, "grayscale"), ("low_jpeg", low_jpeg, None)):
+for _name, _fn, _before in (("wrinkle", wrinkle, "rotation"), ("paper_texture", paper_texture, "rotation"),
+                            ("rotation_clip", rotation_clip, "perspective"), ("colorcast", colorcast, "blur"),
+                            ("temperature", temperature, "blur"), ("heavy_noise", heavy_noise, "grayscale"),
+                            ("low_jpeg", low_jpeg, None)):
     _items = list(ARTIFACTS.items())
     _at = [k for k, _ in _items].index(_before) if _before else len(_items)
     ARTIFACTS = dict(_items[:_at] + [(_name, _fn)] + _items[_at:])
@@ -257,6 +306,9 @@ PRESETS: dict[str, tuple[str, ...]] = {
     "photo": ("crease", "perspective", "lighting", "shadow", "blur", "noise", "jpeg"),
     "all": tuple(a for a in CLASSIC_ARTIFACTS if a != "bw"),
     "foreign": ("wrinkle", "rotation", "colorcast", "heavy_noise", "jpeg"),
+    # what image-augmenting generators do on top (textured paper, clipped rotation with black corners, strong
+    # colour temperature, heavy noise, JPEG)
+    "augmented": ("paper_texture", "crease", "rotation_clip", "temperature", "heavy_noise", "jpeg"),
 }
 
 

@@ -75,6 +75,8 @@ class RenderConfig:
     font: int = 0                 # OpenCV Hershey font index (0 simplex, 1 plain, 2 duplex, 3 complex, 4 triplex)
     major_width_mm: float = 0.2   # width of the 5 mm grid lines
     simultaneous: bool = False    # every column shows the same seconds (some generators) instead of consecutive ones
+    grid_rgb: tuple | None = None  # ((major RGB), (minor RGB)) overriding ``grid``'s colours: other generators draw
+    #                                grids in any colour, some as dark as the trace (ecg-image-kit's random grid)
 
     def __post_init__(self) -> None:
         if self.grid not in GRID_COLORS:
@@ -91,6 +93,11 @@ class RenderConfig:
             raise ValueError(f"font {self.font} not in 0..{len(FONTS) - 1}")
         self.artifacts = tuple(self.artifacts)
         self.ink = tuple(int(c) for c in self.ink)
+        if self.grid_rgb is not None:
+            if len(self.grid_rgb) != 2 or any(len(c) != 3 for c in self.grid_rgb):
+                raise ValueError(f"grid_rgb must be ((r, g, b), (r, g, b)) for major and minor lines, "
+                                 f"got {self.grid_rgb}")
+            self.grid_rgb = tuple(tuple(int(np.clip(v, 0, 255)) for v in c) for c in self.grid_rgb)
 
     @classmethod
     def random(cls, rng: np.random.Generator, layouts: Sequence[str] | None = None,
@@ -121,8 +128,9 @@ class RenderConfig:
 
         Besides :meth:`random`'s choices: DPI log-uniform in ``dpi``, the pulse attached to the trace or
         absent, lead names above or below, bold separator bars, page frames, footers, fonts, major-line widths,
-        5/10/20 mm/mV and 50 mm/s, thin to bold pens, coloured inks, and every artifact (wrinkles, colour
-        casts, heavy noise, JPEG down to quality 20) with ``artifact_prob`` each.
+        5/10/20 mm/mV and 50 mm/s, thin to bold pens, coloured inks, grids in any colour and darkness (35 %,
+        :func:`random_grid_rgb`), and every artifact (wrinkles, textured paper, clipped rotation, colour casts and
+        black-body temperatures, heavy noise, JPEG down to quality 20) with ``artifact_prob`` each.
         """
         from ecgcls.geometry import LAYOUTS
         from ecgcls.render.artifacts import ARTIFACTS
@@ -138,7 +146,9 @@ class RenderConfig:
         tint = rng.integers(0, 3)
         ink = [ink_dark] * 3
         ink[int(tint)] = int(min(255, ink_dark + rng.integers(0, 110)))
-        return cls(layout=layout, rhythm_lead=rhythm_lead, simultaneous=bool(strips and rng.random() < 0.2),
+        grid_rgb = random_grid_rgb(rng) if rng.random() < 0.35 else None
+        return cls(layout=layout, grid_rgb=grid_rgb, rhythm_lead=rhythm_lead,
+                   simultaneous=bool(strips and rng.random() < 0.2),
                    paper=str(rng.choice(["letter", "a4"])),
                    dpi=float(np.exp(rng.uniform(np.log(dpi[0]), np.log(dpi[1])))),
                    speed_mm_s=25.0 if rng.random() < 0.85 else 50.0,
@@ -156,6 +166,18 @@ class RenderConfig:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+def random_grid_rgb(rng: np.random.Generator) -> tuple[tuple[int, int, int], tuple[int, int, int]]:
+    """A grid in an arbitrary colour, often nearly as dark as the trace, as some generators draw it (major line
+    red 0–80 %, green and blue 0–50 % of full scale; minor lines up to 20 % lighter), or a grey
+    black-and-white print (major 40 %, minor 75 %)."""
+    if rng.random() < 0.2:
+        return (102, 102, 102), (191, 191, 191)
+    major = rng.uniform(0, [0.8, 0.5, 0.5])
+    off = rng.uniform(0, 0.2)
+    minor = np.array([major[0], rng.uniform(0, 0.5), rng.uniform(0, 0.5)]) + off
+    return tuple(int(v * 255) for v in major), tuple(int(v * 255) for v in minor)
 
 
 @dataclass
@@ -333,9 +355,13 @@ def load_mask(path: str | Path) -> np.ndarray:
 # ----------------------------------------------------------------------------------------------------
 @functools.lru_cache(maxsize=16)
 def _grid_background(h: int, w: int, px_per_mm: float, origin_px: tuple[float, float], grid: str,
-                     minor: bool, major_width_mm: float = 0.2) -> np.ndarray:
-    """Paper with 1 mm / 5 mm grid (read-only, cached: pages of one kind reuse it)."""
+                     minor: bool, major_width_mm: float = 0.2, grid_rgb: tuple | None = None) -> np.ndarray:
+    """Paper with 1 mm / 5 mm grid (read-only, cached: pages of one kind reuse it); ``grid_rgb`` (major, minor)
+    overrides the named colours."""
     major_c, minor_c, paper_c = GRID_COLORS[grid]
+    if grid_rgb is not None and grid != "none":
+        major_c, minor_c = grid_rgb
+        paper_c = (255, 255, 255)
     img = np.empty((h, w, 3), np.uint8)
     img[:] = paper_c
     if grid != "none":
@@ -452,7 +478,8 @@ def render(signal: np.ndarray, fs: float, config: RenderConfig | None = None,
     ppm = geom.px_per_mm
     h, w = geom.page_size_px
     ox, oy = geom.grid_origin_mm()
-    img = _grid_background(h, w, ppm, (ox * ppm, oy * ppm), cfg.grid, cfg.minor_grid, cfg.major_width_mm).copy()
+    img = _grid_background(h, w, ppm, (ox * ppm, oy * ppm), cfg.grid, cfg.minor_grid, cfg.major_width_mm,
+                           cfg.grid_rgb).copy()
     font = FONTS[cfg.font]
     mask = np.zeros((h, w), np.uint16)
     ink = cfg.ink
