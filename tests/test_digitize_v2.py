@@ -208,3 +208,36 @@ def test_line_background_keeps_the_trace():
     assert out[50, 10] == 0 and out[10, 100] == 0
     assert hor[50, 10] == pytest.approx(0.7) and ver[10, 100] == pytest.approx(0.9)
     assert np.all(out[ys[t != 100], t[t != 100]] == 1.0)
+
+
+def test_black_corners_and_textured_paper_are_no_ink(sig):
+    """A page rotated on its own canvas (black corners) over crumpled-paper texture: the corners are found as
+    no-paper, broad wrinkle shading is dropped while the pen stroke stays, and the page is read."""
+    from ecgcls.digitize.grid import keep_strokes, local_contrast, outside_page
+    from ecgcls.render.artifacts import paper_texture, rotation_clip
+
+    page = render(sig, FS, RenderConfig(layout="3x4+II", dpi=150), rng=5)
+    rot = next(r for r in (rotation_clip(page, np.random.default_rng(s), 1.0) for s in range(10))
+               if abs(np.degrees(np.arctan2(r.geometry.H[1, 0], r.geometry.H[0, 0]))) >= 2)
+    void = outside_page(rot.image)
+    assert void is not None and void[0, 0] and void[-1, -1] and not void[rot.image.shape[0] // 2].any()
+    assert outside_page(page.image) is None
+    d = digitize(rot.image)
+    assert d.layout == "3x4+II" and _snr(rot, d, sig) > 10.0
+    # a broad dark blob is not a stroke; a 2-px line and the pale sliver inside a spike are
+    dark = np.zeros((60, 60), np.float32)
+    dark[10:30, 10:30] = 0.9      # blob
+    dark[45, :] = 1.0             # stroke
+    dark[35:44, 40], dark[35:44, 43], dark[35:44, 41:43] = 1.0, 1.0, 0.6   # spike with a pale sliver
+    ink = dark > 0.5
+    kept = keep_strokes(ink, local_contrast(dark, 7) > 0.25, 7)
+    assert not kept[20, 20] and kept[45].all() and kept[40, 41:43].all()
+    tex = paper_texture(page, np.random.default_rng(1), 1.0)
+    assert _snr(tex, digitize(tex.image), sig) > 8.0
+
+
+def test_rhythm_strip_is_kept_unless_dropping_a_stray_row_reads_better(sig):
+    """Only the top or bottom row may be dropped as stray, and only when the reading without it is better."""
+    page = render(sig, FS, RenderConfig(layout="3x4+II", dpi=150, header=True), rng=6)
+    d = digitize(page.image)
+    assert d.layout == "3x4+II" and d.rhythm_leads == ("II",)

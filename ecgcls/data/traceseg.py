@@ -28,7 +28,7 @@ from ecgcls.render import CAL_BIT, RenderConfig, render
 log = logging.getLogger(__name__)
 
 #: bump when the renderer's randomized pages change, so cached page pools are drawn again
-POOL_VERSION = 1
+POOL_VERSION = 2
 
 
 def page_to_sample(image: np.ndarray, mask: np.ndarray, long_side: float) -> tuple[np.ndarray, np.ndarray]:

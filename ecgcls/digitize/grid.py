@@ -26,6 +26,49 @@ def darkness(image: np.ndarray, bg_px: int = 31) -> np.ndarray:
     return np.clip(out, 0.0, 1.0, out=out)
 
 
+def local_contrast(dark: np.ndarray, k: int) -> np.ndarray:
+    """How much darker each pixel is than the lightest pixel within a ``k`` × ``k`` window (float32 (H, W)): a
+    pen stroke narrower than ``k`` px keeps its full darkness; a broad shadow, stain or wrinkle valley does not.
+    """
+    d = dark.astype(np.float32)
+    return d - cv2.erode(d, cv2.getStructuringElement(cv2.MORPH_RECT, (k, k)))
+
+
+def keep_strokes(ink: np.ndarray, contrasted: np.ndarray, k: int) -> np.ndarray:
+    """Ink (bool (H, W)) without its broad low-contrast parts: pixels not ``contrasted`` (see
+    :func:`local_contrast`) are dropped unless contrasted ink lies on both sides within ``k`` px along the row —
+    the pale sliver between a spike's up- and down-stroke stays, a wrinkle wider than ``k`` goes."""
+    passing = (ink & contrasted).astype(np.uint8)
+    refill = cv2.morphologyEx(passing, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_RECT, (k, 1))) > 0
+    return ink & (contrasted | refill)
+
+
+def outside_page(image: np.ndarray, min_frac: float = 0.002) -> np.ndarray | None:
+    """Where the picture shows no paper at all (bool (H, W)), or None: near-black regions that touch the
+    picture's border and cover at least ``min_frac`` of it — the corners an augmenter or a scanner fills black
+    when it rotates a page on a canvas of the same size. Their edges are not trace; their inside is not paper.
+    """
+    v = cv2.max(cv2.max(image[..., 0], image[..., 1]), image[..., 2]) if image.ndim == 3 else image
+    h, w = v.shape
+    s = min(1.0, 600.0 / max(h, w))  # a cheap, blurred low-resolution look (noise in the fill averages out)
+    small = cv2.GaussianBlur(cv2.resize(v, (max(8, int(w * s)), max(8, int(h * s))), interpolation=cv2.INTER_AREA),
+                             (5, 5), 0)
+    paper = float(np.percentile(small, 90))
+    dark = (small < 0.3 * paper).astype(np.uint8)
+    border = _border_pixels(dark)
+    if not border.any():
+        return None
+    n, lab, stats, _ = cv2.connectedComponentsWithStats(dark, 8)
+    edge = np.zeros(n, bool)
+    edge[np.unique(np.concatenate([lab[0], lab[-1], lab[:, 0], lab[:, -1]]))] = True
+    edge[0] = False
+    edge &= stats[:, cv2.CC_STAT_AREA] >= min_frac * dark.size
+    if not edge.any():
+        return None
+    void = cv2.dilate(edge[lab].astype(np.uint8), np.ones((5, 5), np.uint8))  # and the blurred rim
+    return cv2.resize(void, (w, h), interpolation=cv2.INTER_NEAREST) > 0
+
+
 def line_background(dark: np.ndarray, bands: int = 4, max_samples: int = 256, q: float = 0.15
                     ) -> tuple[np.ndarray, np.ndarray]:
     """Darkness of straight horizontal and of vertical lines running across the (de-skewed) page — grid lines —

@@ -25,7 +25,7 @@ from __future__ import annotations
 import numpy as np
 
 from ecgcls.digitize.grid import (clean_ink, darkness, deskew, estimate_skew, find_page_quad, grid_spacing,
-                                  ink_threshold, quad_is_rectangle, rectify, remove_lines,
+                                  ink_threshold, keep_strokes, local_contrast, outside_page, quad_is_rectangle, rectify, remove_lines,
                                   bridge_lines)
 from ecgcls.digitize.layout import choose_layout, segment_placement, strip_residuals
 from ecgcls.digitize.quality import assess
@@ -121,6 +121,9 @@ def find_sheet(image: np.ndarray, keep_image: bool = True) -> Sheet:
     if rectified:  # a photographed sheet: undo the perspective first
         image, _ = rectify(image, quad)
     dark = darkness(image)
+    void = outside_page(image)
+    if void is not None:  # black corners of a page rotated on its own canvas: neither paper nor ink
+        dark[void] = 0.0
     rot = estimate_skew(dark)
     if abs(rot) >= 0.05:
         # rotate the darkness map itself (0 = paper outside); the picture only when it is kept
@@ -144,7 +147,11 @@ def ink_map(sheet: Sheet, method: str = "classic", weights=None) -> InkMap:
         gap = max(1, int(round(0.3 * sheet.dark.shape[1] / PAPER_SIZES_MM["letter"][0])))
         # on a grid line the trace need only be clearly darker than the line (a baseline may run along one)
         on_line = np.maximum(lines[0], lines[1]) > 0.5 * thr
-        ink = bridge_lines((dark > thr) | (on_line & (dark > 0.5 * thr)), sheet.dark, lines, thr, gap)
+        ink = (dark > thr) | (on_line & (dark > 0.5 * thr))
+        # a pen stroke is darker than the paper within a couple of millimetres; a broad shadow or wrinkle is not
+        k = 2 * max(2, int(round(0.4 * sheet.dark.shape[1] / PAPER_SIZES_MM["letter"][0]))) + 1
+        ink = keep_strokes(ink, local_contrast(sheet.dark, k) > 0.5 * thr, k)
+        ink = bridge_lines(ink, sheet.dark, lines, thr, gap)
         return InkMap(ink, "classic", thr, dark_pixels=dark > thr)
     if sheet.image is None:
         raise ValueError("ink='net' needs the picture: find_sheet(..., keep_image=True)")
@@ -382,11 +389,15 @@ def _read(sheet: Sheet, ink: str, fs: float, speed_mm_s: float | None, gain_mm_m
             and max(strip_residuals(choice)) > STRIP_MATCH):
         # a rhythm strip, or a stray row (header, shadow, footer text)? A strip that repeats no column segment
         # is no strip: drop the row the least of whose width was traced and read the page without it
+        # (a stray row lies above or below the trace rows, never between them; and the reading without it
+        # must obey the limb-lead laws better than the one with it)
         cover = [float(np.isfinite(t.y).mean()) for t in traces]
-        drop = int(np.argmin(cover))
-        traces = [t for i, t in enumerate(traces) if i != drop]
-        choice = choose_layout(traces, LAYOUTS_BY_ROWS[fewer], scale.ppm_x, scale.ppm_y, speed, pulses.gain_mm_mv,
-                               fs, n, window)
+        drop = 0 if cover[0] < cover[-1] else len(traces) - 1
+        kept = [t for i, t in enumerate(traces) if i != drop]
+        other = choose_layout(kept, LAYOUTS_BY_ROWS[fewer], scale.ppm_x, scale.ppm_y, speed, pulses.gain_mm_mv,
+                              fs, n, window)
+        if min(other.scores.values()) < min(choice.scores.values()):
+            traces, choice = kept, other
     quality = assess(choice, traces, scale, fs, n, method=inkmap.method)
     sig = choice.signal
     for lead in (quality.dropped if drop_bad_leads else []):  # read too badly: unknown, not wrong numbers

@@ -97,6 +97,10 @@ def run_trace_seg(cfg: DictConfig) -> dict:
     dm = hydra.utils.instantiate(cfg.data)
     dm.setup("fit")
     model = hydra.utils.instantiate(cfg.model)
+    if cfg.get("init_from"):  # fine-tune a bundled network (same architecture) on the current randomization
+        from ecgcls.digitize.segment import load_trace_net
+
+        model.net.load_state_dict(load_trace_net(Path(cfg.init_from).with_suffix(".safetensors"))[0].state_dict())
     loggers = [hydra.utils.instantiate(v) for v in (cfg.get("logger") or {}).values() if "_target_" in v]
     callbacks = [hydra.utils.instantiate(v) for v in (cfg.get("callbacks") or {}).values() if "_target_" in v]
     trainer: L.Trainer = hydra.utils.instantiate(cfg.trainer, logger=loggers or False, callbacks=callbacks)
@@ -110,7 +114,8 @@ def run_trace_seg(cfg: DictConfig) -> dict:
     card = {"command": "python train.py " + " ".join(cfg.get("overrides", []) or ["experiment=trace_seg"]),
             "validation": {k: round(float(v), 4) for k, v in val.items()},
             "data": {k: v for k, v in desc.items() if k != "record_ids"},
-            "seed": int(cfg.seed), "epochs": int(trainer.current_epoch), "fit_seconds": round(time.time() - t0, 1),
+            "seed": int(cfg.seed), "epochs": int(trainer.current_epoch), "init_from": cfg.get("init_from"),
+            "fit_seconds": round(time.time() - t0, 1),
             "torch": torch.__version__, "host": platform.node(), "checkpoint": best}
     bundle = save_trace_net(model.net, net_cfg, out / "traceseg", card)
     result = {**card, "bundle": str(bundle), "record_ids": desc["record_ids"]}
