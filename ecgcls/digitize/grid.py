@@ -27,11 +27,33 @@ def darkness(image: np.ndarray, bg_px: int = 31) -> np.ndarray:
 
 
 def local_contrast(dark: np.ndarray, k: int) -> np.ndarray:
-    """How much darker each pixel is than the lightest pixel within a ``k`` × ``k`` window (float32 (H, W)): a
-    pen stroke narrower than ``k`` px keeps its full darkness; a broad shadow, stain or wrinkle valley does not.
+    """How much darker each pixel is than the paper on *both* sides of it within ``k`` px, across a vertical
+    (left and right) or a horizontal (above and below) line through it — the larger of the two (float32 (H, W)).
+
+    A pen stroke narrower than ``k`` px has lighter paper on both sides and keeps its full darkness; a broad
+    shadow, stain or wrinkle valley has none nearby, and the rim of one has paper on one side only — both drop
+    to about zero.
     """
     d = dark.astype(np.float32)
-    return d - cv2.erode(d, cv2.getStructuringElement(cv2.MORPH_RECT, (k, k)))
+    out = np.zeros_like(d)
+    for shape, anchors in (((k, 1), ((0, 0), (k - 1, 0))), ((1, k), ((0, 0), (0, k - 1)))):
+        ker = np.ones(shape[::-1], np.uint8)  # (rows, cols)
+        a, b = (cv2.erode(d, ker, anchor=anc, borderType=cv2.BORDER_REPLICATE) for anc in anchors)
+        np.maximum(out, d - np.maximum(a, b), out=out)
+    return out
+
+
+def stroke_window(ink: np.ndarray, ppm_guess: float) -> int:
+    """Window (odd px) for :func:`local_contrast` from the pen: twice the typical thickness of the ink's vertical
+    runs (median of runs up to 2 mm: flat stretches of trace, not QRS strokes) plus 3 px, at least 5 px and at
+    least 0.8 mm at ``ppm_guess`` px/mm. Blurred photos have thicker strokes and get a wider window."""
+    from ecgcls.digitize.trace import column_runs
+
+    _, y0, y1 = column_runs(ink[:, ::4], 0)  # every 4th column is plenty
+    runs = (y1 - y0)[(y1 - y0) <= max(3, 2.0 * ppm_guess)]
+    pen = float(np.median(runs)) if runs.size else 2.0
+    k = int(round(max(5.0, 2.0 * pen + 3.0, 0.8 * ppm_guess)))
+    return k | 1
 
 
 def keep_strokes(ink: np.ndarray, contrasted: np.ndarray, k: int) -> np.ndarray:

@@ -25,7 +25,7 @@ from __future__ import annotations
 import numpy as np
 
 from ecgcls.digitize.grid import (clean_ink, darkness, deskew, estimate_skew, find_page_quad, grid_spacing,
-                                  ink_threshold, keep_strokes, local_contrast, outside_page, quad_is_rectangle, rectify, remove_lines,
+                                  ink_threshold, keep_strokes, local_contrast, stroke_window, outside_page, quad_is_rectangle, rectify, remove_lines,
                                   bridge_lines)
 from ecgcls.digitize.layout import choose_layout, segment_placement, strip_residuals
 from ecgcls.digitize.quality import assess
@@ -149,7 +149,7 @@ def ink_map(sheet: Sheet, method: str = "classic", weights=None) -> InkMap:
         on_line = np.maximum(lines[0], lines[1]) > 0.5 * thr
         ink = (dark > thr) | (on_line & (dark > 0.5 * thr))
         # a pen stroke is darker than the paper within a couple of millimetres; a broad shadow or wrinkle is not
-        k = 2 * max(2, int(round(0.4 * sheet.dark.shape[1] / PAPER_SIZES_MM["letter"][0]))) + 1
+        k = stroke_window(ink, sheet.dark.shape[1] / PAPER_SIZES_MM["letter"][0])
         ink = keep_strokes(ink, local_contrast(sheet.dark, k) > 0.5 * thr, k)
         ink = bridge_lines(ink, sheet.dark, lines, thr, gap)
         return InkMap(ink, "classic", thr, dark_pixels=dark > thr)
