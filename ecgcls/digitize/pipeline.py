@@ -244,6 +244,11 @@ def trace_rows(ink: np.ndarray, dark: np.ndarray, rows: Rows, scale: Scale, spee
         x_start = float(start if start is not None else valid[0])
         y_vals = val.copy()
         y_vals[: int(x_start)] = np.nan
+        if start is not None:  # a trace running on from the pulse: its falling edge's last columns are no signal
+            x = int(x_start)
+            while x < min(w, int(x_start + scale.ppm_x)) and np.nan_to_num(bot[x] - top[x]) > 2.5 * scale.ppm_y:
+                y_vals[x] = np.nan
+                x += 1
         ok = np.isfinite(top) & np.isfinite(bot)
         path_px = float(np.sum(bot[ok] - top[ok] + 1)) if ok.any() else 0.0
         clutter = float(np.log1p(max(0.0, float(ink[a:b].sum()) - path_px) / max(path_px, 1.0)))
@@ -261,7 +266,7 @@ def _common_start(rows: list[RowTrace], ppm_x: float, tol_mm: float = 2.0) -> li
         return rows
     med = float(np.median(starts))
     for r in rows:
-        if r.x_start != med and abs(r.x_start - med) <= tol_mm * ppm_x and np.isfinite(r.y).any():
+        if 1.5 < abs(r.x_start - med) <= tol_mm * ppm_x and np.isfinite(r.y).any():  # a pixel is stroke noise
             if r.x_start < med:
                 r.y[: int(np.ceil(med))] = np.nan
             r.x_start = med
