@@ -186,9 +186,6 @@ def run_ppg2ecg(cfg: DictConfig) -> dict:
 
 
 def _overrides() -> list[str]:
-    try:
-        from hydra.core.hydra_config import HydraConfig
+    from ecgcls.train.run import hydra_overrides
 
-        return list(HydraConfig.get().overrides.task)
-    except Exception:  # noqa: BLE001 — outside a Hydra run (tests)
-        return []
+    return hydra_overrides()

@@ -63,6 +63,17 @@ def _configure_wandb(cfg: DictConfig) -> None:
                            "(or keep the default offline mode and `wandb sync` later)")
 
 
+def hydra_overrides() -> list[str]:
+    """The command-line overrides of the current Hydra run (what a model card's ``command`` must repeat), or []
+    outside one (tests)."""
+    try:
+        from hydra.core.hydra_config import HydraConfig
+
+        return list(HydraConfig.get().overrides.task)
+    except Exception:  # noqa: BLE001 — outside a Hydra run
+        return []
+
+
 def init_weights(model, path: str | Path) -> None:
     """Start ``model`` (a LightningModule with ``.net``) from the network weights in a training checkpoint
     (``.ckpt``) or a weights bundle (a bundled name such as ``cnn1d``, or a bundle's ``.json``/``.safetensors``):

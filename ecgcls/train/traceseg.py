@@ -111,7 +111,9 @@ def run_trace_seg(cfg: DictConfig) -> dict:
     val = trainer.validate(model, datamodule=dm)[0]
     net_cfg = OmegaConf.to_container(cfg.model.net, resolve=True)
     desc = dm.describe()
-    card = {"command": "python train.py " + " ".join(cfg.get("overrides", []) or ["experiment=trace_seg"]),
+    from ecgcls.train.run import hydra_overrides
+
+    card = {"command": "python train.py " + " ".join(hydra_overrides() or ["experiment=trace_seg"]),
             "validation": {k: round(float(v), 4) for k, v in val.items()},
             "data": {k: v for k, v in desc.items() if k != "record_ids"},
             "seed": int(cfg.seed), "epochs": int(trainer.current_epoch), "init_from": cfg.get("init_from"),
