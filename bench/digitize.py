@@ -17,13 +17,13 @@ import csv
 import os
 import sys
 import time
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import cv2
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(__file__))
+from ecgcls.data.pagestore import worker_pool  # noqa: E402
 from _common import OUT, REPO, ptbxl_fold_signals, write_json  # noqa: E402
 
 LAYOUTS = ["3x4", "3x4+II", "3x4+3", "6x2", "12x1", "cabrera"]
@@ -77,7 +77,7 @@ def run_rendered(ids, sigs, sets, ink, workers) -> dict:
     for s in sets:
         for lay in (RANDOM_GROUPS if s == "randomized" else LAYOUTS):
             jobs += [(rid, sig, s, lay, ink) for rid, sig in zip(ids, sigs)]
-    with ProcessPoolExecutor(workers) as ex:
+    with worker_pool(workers) as ex:  # spawned: ink=auto runs torch in the workers
         rows = list(ex.map(_one, jobs, chunksize=2))
     out: dict = {"snr_db": {}, "layout_accuracy": {}, "refused": {}, "uncertain": {}}
     for s in sets:

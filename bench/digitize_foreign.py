@@ -15,12 +15,12 @@ import os
 import sys
 import time
 from collections import Counter, defaultdict
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(__file__))
+from ecgcls.data.pagestore import worker_pool  # noqa: E402
 from _common import OUT, REPO, write_json  # noqa: E402
 
 
@@ -87,7 +87,7 @@ def main() -> None:
         pages = [p for v in by.values() for p in v[:args.n]]
     res: dict = {"eik": str(args.eik), "n_pictures": len(pages), "snr": "PhysioNet 2024 (±0.5 s), refused = 0 dB"}
     for ink in args.ink:
-        with ProcessPoolExecutor(args.workers) as ex:
+        with worker_pool(args.workers) as ex:  # spawned: ink=auto runs torch in the workers
             rows = list(ex.map(_one, [(p, root, ink, args.overlays) for p in pages]))
         groups = defaultdict(list)
         for r in rows:
