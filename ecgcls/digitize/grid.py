@@ -36,9 +36,10 @@ def local_contrast(dark: np.ndarray, k: int) -> np.ndarray:
     """
     d = dark.astype(np.float32)
     out = np.zeros_like(d)
-    for shape, anchors in (((k, 1), ((0, 0), (k - 1, 0))), ((1, k), ((0, 0), (0, k - 1)))):
-        ker = np.ones(shape[::-1], np.uint8)  # (rows, cols)
-        a, b = (cv2.erode(d, ker, anchor=anc, borderType=cv2.BORDER_REPLICATE) for anc in anchors)
+    # each erosion reaches k px to one side only (anchor (x, y) at one end of a one-row / one-column kernel)
+    for ker, sides in ((np.ones((1, k), np.uint8), ((0, 0), (k - 1, 0))),     # right, left
+                       (np.ones((k, 1), np.uint8), ((0, 0), (0, k - 1)))):    # below, above
+        a, b = (cv2.erode(d, ker, anchor=anc, borderType=cv2.BORDER_REPLICATE) for anc in sides)
         np.maximum(out, d - np.maximum(a, b), out=out)
     return out
 
@@ -82,7 +83,7 @@ def outside_page(image: np.ndarray, min_frac: float = 0.002) -> np.ndarray | Non
         return None
     n, lab, stats, _ = cv2.connectedComponentsWithStats(dark, 8)
     edge = np.zeros(n, bool)
-    edge[np.unique(np.concatenate([lab[0], lab[-1], lab[:, 0], lab[:, -1]]))] = True
+    edge[np.unique(_border_pixels(lab))] = True
     edge[0] = False
     edge &= stats[:, cv2.CC_STAT_AREA] >= min_frac * dark.size
     if not edge.any():

@@ -24,9 +24,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from ecgcls.digitize.grid import (clean_ink, darkness, deskew, estimate_skew, find_page_quad, grid_spacing,
-                                  ink_threshold, keep_strokes, local_contrast, stroke_window, outside_page, quad_is_rectangle, rectify, remove_lines,
-                                  bridge_lines)
+from ecgcls.digitize.grid import (bridge_lines, clean_ink, darkness, deskew, estimate_skew, find_page_quad,
+                                  grid_spacing, ink_threshold, keep_strokes, local_contrast, outside_page,
+                                  quad_is_rectangle, rectify, remove_lines, stroke_window)
 from ecgcls.digitize.layout import choose_layout, segment_placement, strip_residuals
 from ecgcls.digitize.quality import assess
 from ecgcls.digitize.stages import (DigitizedPage, DigitizeError, InkMap, Pulses, Rows, RowTrace, Scale, Sheet)
@@ -143,15 +143,15 @@ def ink_map(sheet: Sheet, method: str = "classic", weights=None) -> InkMap:
     dark, lines = remove_lines(sheet.dark)  # a grid printed as dark as the trace is no ink
     thr = ink_threshold(dark)
     if method == "classic":
-        # the trace where it crossed a removed line: bridge gaps up to ~0.3 mm (px from a Letter-wide guess)
-        gap = max(1, int(round(0.3 * sheet.dark.shape[1] / PAPER_SIZES_MM["letter"][0])))
+        ppm_guess = sheet.dark.shape[1] / PAPER_SIZES_MM["letter"][0]  # px per mm if the page is Letter-wide
         # on a grid line the trace need only be clearly darker than the line (a baseline may run along one)
         on_line = np.maximum(lines[0], lines[1]) > 0.5 * thr
         ink = (dark > thr) | (on_line & (dark > 0.5 * thr))
         # a pen stroke is darker than the paper within a couple of millimetres; a broad shadow or wrinkle is not
-        k = stroke_window(ink, sheet.dark.shape[1] / PAPER_SIZES_MM["letter"][0])
+        k = stroke_window(ink, ppm_guess)
         ink = keep_strokes(ink, local_contrast(sheet.dark, k) > 0.5 * thr, k)
-        ink = bridge_lines(ink, sheet.dark, lines, thr, gap)
+        # the trace where it crossed a removed line: bridge gaps up to ~0.3 mm
+        ink = bridge_lines(ink, sheet.dark, lines, thr, max(1, int(round(0.3 * ppm_guess))))
         return InkMap(ink, "classic", thr, dark_pixels=dark > thr)
     if sheet.image is None:
         raise ValueError("ink='net' needs the picture: find_sheet(..., keep_image=True)")
@@ -244,7 +244,9 @@ def trace_rows(ink: np.ndarray, dark: np.ndarray, rows: Rows, scale: Scale, spee
         x_start = float(start if start is not None else valid[0])
         y_vals = val.copy()
         y_vals[: int(x_start)] = np.nan
-        if start is not None:  # a trace running on from the pulse: its falling edge's last columns are no signal
+        # after a pulse, columns still as tall as its falling edge (a trace that runs on from the edge, as
+        # ecg-image-kit draws it) are the edge, not signal
+        if start is not None:
             x = int(x_start)
             while x < min(w, int(x_start + scale.ppm_x)) and np.nan_to_num(bot[x] - top[x]) > 2.5 * scale.ppm_y:
                 y_vals[x] = np.nan
@@ -367,8 +369,7 @@ def _read(sheet: Sheet, ink: str, fs: float, speed_mm_s: float | None, gain_mm_m
     """The stages after :func:`find_sheet`, with one ink map (see :func:`digitize`)."""
     inkmap = ink_map(sheet, ink, weights)
     # the grid is measured on what is neither ink by either map nor darker than the classic threshold
-    other = inkmap.dark_pixels if inkmap.dark_pixels is not None else sheet.dark > inkmap.threshold
-    scale = measure_scale(sheet, inkmap.ink | other)
+    scale = measure_scale(sheet, inkmap.ink | inkmap.dark_pixels)
     h, w = inkmap.ink.shape
     for attempt in range(2):  # the pulses may correct the scale; rows are then found again at the right one
         mask = clean_ink(inkmap.ink, scale.ppm_y)

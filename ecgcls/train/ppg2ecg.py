@@ -25,6 +25,7 @@ from omegaconf import DictConfig, OmegaConf
 from torchmetrics import MeanSquaredError
 
 from ecgcls.models import create
+from ecgcls.train.run import hydra_overrides
 
 log = logging.getLogger(__name__)
 
@@ -134,7 +135,8 @@ def run_ppg2ecg(cfg: DictConfig) -> dict:
     out_dir = Path(cfg.paths.output_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     folds = list(cfg.ppg2ecg.folds) if cfg.data.protocol == "subject" else [0]
-    result: dict = {"seed": cfg.seed, "model": cfg.model.net.name, "net": OmegaConf.to_container(cfg.model.net, resolve=True),
+    result: dict = {"seed": cfg.seed, "model": cfg.model.net.name,
+                    "net": OmegaConf.to_container(cfg.model.net, resolve=True),
                     "protocol": cfg.data.protocol, "folds": {}, "per_subject": {}, "torch": torch.__version__,
                     "host": platform.node()}
     for k in folds:
@@ -165,7 +167,7 @@ def run_ppg2ecg(cfg: DictConfig) -> dict:
                     "trained_on": dm.split_subjects["train"], "validated_on": dm.split_subjects["val"],
                     "held_out": dm.split_subjects["test"], "fold": int(k), "protocol": cfg.data.protocol,
                     "test_summary": result["folds"][str(k)]["summary"], "seed": int(cfg.seed) + int(k),
-                    "command": "python train.py " + " ".join(_overrides()),
+                    "command": "python train.py " + " ".join(hydra_overrides()),
                     "limits": "Reconstructs the shape of lead II from fingertip PPG of BIDMC's ICU patients; amplitude "
                               "is in per-window normalised units (not mV); not validated on wearables or "
                               "arrhythmias; research only."}
@@ -184,8 +186,3 @@ def run_ppg2ecg(cfg: DictConfig) -> dict:
              s["pearson_r"]["sd"])
     return result
 
-
-def _overrides() -> list[str]:
-    from ecgcls.train.run import hydra_overrides
-
-    return hydra_overrides()

@@ -22,6 +22,7 @@ from torchmetrics.classification import BinaryF1Score, BinaryJaccardIndex
 
 from ecgcls.models import create
 from ecgcls.models.traceseg import CHANNELS
+from ecgcls.train.run import hydra_overrides
 
 log = logging.getLogger(__name__)
 
@@ -111,8 +112,6 @@ def run_trace_seg(cfg: DictConfig) -> dict:
     val = trainer.validate(model, datamodule=dm)[0]
     net_cfg = OmegaConf.to_container(cfg.model.net, resolve=True)
     desc = dm.describe()
-    from ecgcls.train.run import hydra_overrides
-
     card = {"command": "python train.py " + " ".join(hydra_overrides() or ["experiment=trace_seg"]),
             "validation": {k: round(float(v), 4) for k, v in val.items()},
             "data": {k: v for k, v in desc.items() if k != "record_ids"},
