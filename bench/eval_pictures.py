@@ -28,11 +28,11 @@ from _common import OUT, REPO, write_json  # noqa: E402
 
 from ecgcls import metrics as M  # noqa: E402
 from ecgcls.data import derive_labels, load_database, make_splits, resolve_root  # noqa: E402
+from ecgcls.data.pagestore import draw_pages  # noqa: E402
 from ecgcls.digitize.foreign import EIK_LAYOUTS  # noqa: E402
 from ecgcls.predict import load_bundle, run_predict  # noqa: E402
 
 SHARED = Path(os.environ.get("ECGCLS_SHARED", REPO.parent / "shared"))
-PRESETS = {"clean": (), "scan": ("scan",), "photo": ("photo",)}
 
 
 def page_key(path: str) -> tuple[int, str]:
@@ -40,39 +40,6 @@ def page_key(path: str) -> tuple[int, str]:
     stem = Path(path.split("#")[0]).stem
     ecg, tag = stem.split("_", 1)
     return int(ecg), EIK_LAYOUTS.get(tag, tag.replace("p", "+"))
-
-
-def _render_one(job) -> None:
-    import cv2
-
-    from ecgcls.data.pagestore import worker_signals
-    from ecgcls.render import RenderConfig, render
-
-    root, cache, ecg_id, layout, preset, path = job
-    page = render(worker_signals(root, cache).get(ecg_id), 500, RenderConfig(layout=layout, artifacts=PRESETS[preset]),
-                  rng=ecg_id)
-    cv2.imwrite(path, cv2.cvtColor(page.image, cv2.COLOR_RGB2BGR))
-
-
-def render_sets(ids, layouts, presets, root, cache, workers=None) -> dict[str, Path]:
-    """Draw each test record in each layout and preset once into bench/out/pictures/<preset>/ (in parallel)."""
-    from concurrent.futures import ProcessPoolExecutor
-
-    from tqdm.auto import tqdm
-
-    out, jobs = {}, []
-    for preset in presets:
-        d = OUT / "pictures" / preset
-        d.mkdir(parents=True, exist_ok=True)
-        for ecg_id in ids:
-            for layout in layouts:
-                p = d / f"{ecg_id:05d}_{layout.replace('+', 'p')}.png"
-                if not p.exists():
-                    jobs.append((str(root), str(cache), int(ecg_id), layout, preset, str(p)))
-        out[preset] = d
-    with ProcessPoolExecutor(workers) as ex:
-        list(tqdm(ex.map(_render_one, jobs, chunksize=4), total=len(jobs), desc="rendering test pictures"))
-    return out
 
 
 def read_jsonl(path: Path) -> list[dict]:
@@ -138,8 +105,9 @@ def main() -> None:
     if args.source == "eik":
         sets = {s: Path(args.eik) / s for s in args.sets}
     else:
-        sets = render_sets([int(i) for i in test_ids[: args.n]], args.layouts, args.artifacts, root, cache,
-                           args.workers)
+        draw_pages([int(i) for i in test_ids[: args.n]], args.layouts, args.artifacts, root, cache, OUT / "pictures",
+                   args.workers)
+        sets = {preset: OUT / "pictures" / preset for preset in args.artifacts}
     work = OUT / name
     work.mkdir(parents=True, exist_ok=True)
     res: dict = {"source": args.source, "models": {}, "sets": {}, "test_folds": list(range(1, 8)),

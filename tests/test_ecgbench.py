@@ -195,3 +195,24 @@ def _fast_backoff(init):
         init(self, *a, **kw)
         self.backoff_s = 0.01
     return wrapped
+
+
+def test_render_set_draws_once_and_rejects_unknown_presets(ptbxl_root, tmp_path):
+    """The ecgbench render set and bench/eval_pictures draw through one function: a seeded picture per record,
+    layout and preset (single artifacts too), kept on a rerun; an unknown preset is an error, not a clean page."""
+    import cv2
+
+    from ecgcls.ecgbench.tasks import render_set
+
+    pics = render_set(ptbxl_root, tmp_path, 1, ["3x4+II"], ["clean", "noise"])
+    assert [Path(p).parent.name for p, _ in pics] == ["clean", "noise"]
+    assert pics[0][1] == pics[1][1]
+    clean, noisy = (cv2.imread(p) for p, _ in pics)
+    assert clean.shape == noisy.shape and (clean != noisy).any()
+    stamp = [Path(p).stat().st_mtime_ns for p, _ in pics]
+    assert render_set(ptbxl_root, tmp_path, 1, ["3x4+II"], ["clean", "noise"]) == pics
+    assert [Path(p).stat().st_mtime_ns for p, _ in pics] == stamp
+    with pytest.raises(ValueError, match="unknown artifact 'smudge'"):
+        render_set(ptbxl_root, tmp_path, 1, ["3x4+II"], ["smudge"])
+    with pytest.raises(ValueError, match="unknown layout"):
+        render_set(ptbxl_root, tmp_path, 1, ["5x5"], ["clean"])

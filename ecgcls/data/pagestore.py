@@ -89,6 +89,48 @@ def build_store(directory: Path, ids: Sequence[int], variants: int, item_shape: 
     (directory / "meta.json").write_text(json.dumps({**spec, "n": len(ids)}))
 
 
+def _draw_one(job) -> None:
+    import cv2
+
+    from ecgcls.render import RenderConfig, render
+
+    root, cache_dir, ecg_id, layout, preset, path = job
+    page = render(worker_signals(root, cache_dir).get(ecg_id), 500, RenderConfig(layout=layout, artifacts=(preset,)),
+                  rng=ecg_id)
+    cv2.imwrite(path, cv2.cvtColor(page.image, cv2.COLOR_RGB2BGR))
+
+
+def draw_pages(ids: Sequence[int], layouts: Sequence[str], presets: Sequence[str], root: str | Path,
+               cache_dir: str | Path, out_dir: str | Path, workers: int | None = None,
+               progress: bool = True) -> list[tuple[str, int]]:
+    """Each record of ``ids`` drawn once per layout and artifact preset (or single artifact) into
+    ``out_dir/<preset>/<ecg_id>_<layout tag>.png`` (``+`` written ``p``), seeded by the record id so a rerun
+    draws the same picture; pictures already there are kept. Returns ``(picture, ecg_id)`` in preset,
+    record, layout order. An unknown preset or layout raises ``ValueError`` before anything is drawn."""
+    from ecgcls.render import get_layout
+    from ecgcls.render.artifacts import expand
+
+    for preset in presets:
+        expand([preset])  # ValueError naming the choices
+    for layout in layouts:
+        get_layout(layout)
+    out, jobs = [], []
+    for preset in presets:
+        d = Path(out_dir).expanduser() / preset
+        d.mkdir(parents=True, exist_ok=True)
+        for ecg_id in ids:
+            for layout in layouts:
+                p = d / f"{int(ecg_id):05d}_{layout.replace('+', 'p')}.png"
+                if not p.is_file():
+                    jobs.append((str(root), str(cache_dir), int(ecg_id), layout, preset, str(p)))
+                out.append((str(p), int(ecg_id)))
+    if jobs:
+        with worker_pool(workers) as ex:
+            list(tqdm(ex.map(_draw_one, jobs, chunksize=4), total=len(jobs), desc="drawing test pictures",
+                      unit="page", disable=not progress))
+    return out
+
+
 def open_store(directory: Path) -> tuple[np.ndarray, np.ndarray, list[str], dict[int, int]]:
     """(ids, memory-mapped data, layout names, ecg_id -> row) of a built store."""
     ids = np.load(directory / "ids.npy")

@@ -135,31 +135,16 @@ def build_items(source: str, shared: Path, cache_dir: Path, n: int = 100, layout
 
 def render_set(root: Path, cache_dir: Path, n: int, layouts, artifacts, seed: int = 0) -> list[tuple[str, int]]:
     """``n`` PTB-XL test-fold records (folds 1–7 of the pack; a seeded sample) drawn once into the cache:
-    (picture, ecg_id)."""
-    import cv2
-
+    (picture, ecg_id). ``artifacts``: presets or single artifacts; an unknown name raises ``ValueError``."""
+    from ecgcls.data.pagestore import draw_pages
     from ecgcls.data.ptbxl import derive_labels, load_database, make_splits
-    from ecgcls.data.store import SignalStore
-    from ecgcls.render import PRESETS, RenderConfig, render
 
     db = load_database(root)
     test = make_splits(db, derive_labels(root, "superdiagnostic", db=db).index,
                        {"train": [10], "val": [8, 9], "test": list(range(1, 8))})["test"]
     ids = sorted(np.random.default_rng(seed).permutation(test)[:n].tolist())  # a seeded sample, not the first n
-    store = SignalStore(root, 500, cache_dir, progress=False)
-    out = []
-    for preset in artifacts:
-        d = Path(cache_dir).expanduser() / "ecgbench" / "render" / preset
-        d.mkdir(parents=True, exist_ok=True)
-        for i in ids:
-            for layout in layouts:
-                p = d / f"{int(i):05d}_{layout.replace('+', 'p')}.png"
-                if not p.is_file():
-                    page = render(store.get(int(i)), 500, RenderConfig(layout=layout, artifacts=PRESETS.get(preset, ())),
-                                  rng=int(i))
-                    cv2.imwrite(str(p), cv2.cvtColor(page.image, cv2.COLOR_RGB2BGR))
-                out.append((str(p), int(i)))
-    return out
+    return draw_pages(ids, layouts, artifacts, root, cache_dir, Path(cache_dir).expanduser() / "ecgbench" / "render",
+                      progress=False)
 
 
 def folder_items(folder: Path) -> list[Item]:
