@@ -241,3 +241,19 @@ def test_rhythm_strip_is_kept_unless_dropping_a_stray_row_reads_better(sig):
     page = render(sig, FS, RenderConfig(layout="3x4+II", dpi=150, header=True), rng=6)
     d = digitize(page.image)
     assert d.layout == "3x4+II" and d.rhythm_leads == ("II",)
+
+
+def test_sheet_outline_is_not_trusted_where_the_grid_goes_on_beyond_it(sig):
+    """Shadows of crumpled paper can outline a "sheet" on a page that fills the picture; warping the page to
+    that outline stretches its grid. Beyond a real sheet's outline lies the table, with no grid."""
+    from ecgcls.digitize.grid import find_page_quad, grid_beyond_outline
+
+    page = render(sig, FS, RenderConfig(layout="3x4+II", dpi=150.0), rng=5)
+    h, w = page.image.shape[:2]
+    shadow_outline = np.array([[0, 0], [w - 1, 0], [w - 1, h - 1], [0.4 * w, 0.85 * h]])
+    sheet = find_sheet(page.image, keep_image=False)
+    assert grid_beyond_outline(sheet.dark, shadow_outline, sheet.rotation_deg)
+
+    photo = render(sig, FS, RenderConfig(layout="3x4+II", dpi=150.0, artifacts=("perspective",)), rng=5)
+    assert find_page_quad(photo.image) is not None
+    assert find_sheet(photo.image, keep_image=False).rectified  # the outline was kept: warped flat

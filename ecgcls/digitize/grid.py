@@ -312,6 +312,35 @@ def grid_spacing(image: np.ndarray | None, ink: np.ndarray | None = None, page_m
     return out[0], out[1], float(min(strengths))
 
 
+def square_grid(dark: np.ndarray, tol: float = 0.03) -> tuple[bool, float]:
+    """Whether :func:`grid_spacing` finds the same pitch on both axes (within ``tol``, relative) in a
+    darkness map, and the grid's strength (0..1)."""
+    x, y, strength = grid_spacing(None, None, dark=dark)
+    return bool(x and y and abs(np.log(x / y)) < tol), float(strength)
+
+
+def grid_beyond_outline(dark: np.ndarray, quad: np.ndarray, rotation_deg: float = 0.0,
+                        min_strength: float = 0.3) -> bool:
+    """Whether the page's grid goes on outside a detected sheet outline ``quad`` (corners in picture
+    pixels) and the page as it is shows one square grid, i.e. the "outline" is a shadow on a page that
+    fills the picture (crumpled paper), not a sheet photographed on a table. ``dark``: the picture's darkness map de-skewed by ``rotation_deg`` (as
+    :func:`deskew` turned it). Outside means beyond the outline by 2 % of the picture's long side; the grid
+    must be square there (same pitch on both axes) with autocorrelation strength ≥ ``min_strength``."""
+    h, w = dark.shape
+    inside = np.zeros((h, w), np.uint8)
+    cv2.fillConvexPoly(inside, np.round(np.asarray(quad)).astype(np.int32), 1)
+    r = max(3, int(0.02 * max(h, w)))
+    outside = (cv2.dilate(inside, np.ones((2 * r + 1, 2 * r + 1), np.uint8)) == 0).astype(np.float32)
+    if abs(rotation_deg) >= 0.05:
+        outside = deskew(outside, rotation_deg, border=0.0)
+    outside = outside > 0.5
+    if not outside.any():
+        return False
+    square, strength = square_grid(np.where(outside, dark, 0.0))
+    # and the page as it is shows one square grid: under a real perspective its pitch varies across the picture
+    return square and strength >= min_strength and square_grid(dark)[0]
+
+
 def _border_pixels(a: np.ndarray, rows: int = 1, cols: int = 1) -> np.ndarray:
     """The outer ``rows`` rows and ``cols`` columns of a 2-D array, flattened."""
     return np.concatenate([a[:rows].ravel(), a[-rows:].ravel(), a[:, :cols].ravel(), a[:, -cols:].ravel()])

@@ -25,8 +25,8 @@ from __future__ import annotations
 import numpy as np
 
 from ecgcls.digitize.grid import (bridge_lines, clean_ink, darkness, deskew, estimate_skew, find_page_quad,
-                                  grid_spacing, ink_threshold, keep_strokes, local_contrast, outside_page,
-                                  quad_is_rectangle, rectify, remove_lines, stroke_window)
+                                  grid_beyond_outline, grid_spacing, ink_threshold, keep_strokes, local_contrast,
+                                  outside_page, quad_is_rectangle, rectify, remove_lines, stroke_window)
 from ecgcls.digitize.layout import choose_layout, segment_placement, strip_residuals
 from ecgcls.digitize.quality import assess
 from ecgcls.digitize.stages import (DigitizedPage, DigitizeError, InkMap, Pulses, Rows, RowTrace, Scale, Sheet)
@@ -47,7 +47,7 @@ INK_METHODS = ("classic", "net")
 NET_INK = {"mode": "gate", "support": 0.3, "support_px": 2, "long_side": None}
 
 #: bumped whenever the digitizer's output changes, so caches of digitized pictures are rebuilt
-DIGITIZER_VERSION = 9
+DIGITIZER_VERSION = 10
 
 
 # ---- helpers ------------------------------------------------------------------------------------------
@@ -113,13 +113,8 @@ def _snap_gain(g: float | None) -> float:
 
 
 # ---- stages ---------------------------------------------------------------------------------------------
-def find_sheet(image: np.ndarray, keep_image: bool = True) -> Sheet:
-    """Rectify a photographed sheet (perspective), measure and undo the skew. The darkness map is always
-    de-skewed; the RGB picture only when ``keep_image`` (overlays, the trace network)."""
-    quad = find_page_quad(image)
-    rectified = quad is not None and not quad_is_rectangle(quad)
-    if rectified:  # a photographed sheet: undo the perspective first
-        image, _ = rectify(image, quad)
+def _upright(image: np.ndarray, keep_image: bool, rectified: bool) -> Sheet:
+    """The darkness map of ``image`` de-skewed (the picture too when ``keep_image``)."""
     dark = darkness(image)
     void = outside_page(image)
     if void is not None:  # black corners of a page rotated on its own canvas: neither paper nor ink
@@ -131,7 +126,21 @@ def find_sheet(image: np.ndarray, keep_image: bool = True) -> Sheet:
         image = deskew(image, rot) if keep_image else image
     else:
         rot = 0.0
-    return Sheet(image if keep_image else None, dark, float(rot), bool(rectified))
+    return Sheet(image if keep_image else None, dark, float(rot), rectified)
+
+
+def find_sheet(image: np.ndarray, keep_image: bool = True) -> Sheet:
+    """Rectify a photographed sheet (perspective), measure and undo the skew. The darkness map is always
+    de-skewed; the RGB picture only when ``keep_image``.
+
+    A sheet outline that is not a rectangle is warped flat unless the page's grid goes on outside it: the
+    shadows of crumpled paper can outline a "sheet" on a page that fills the picture, and warping that page
+    would stretch its grid (:func:`~ecgcls.digitize.grid.grid_beyond_outline`)."""
+    quad = find_page_quad(image)
+    flat = _upright(image, keep_image, False)
+    if quad is None or quad_is_rectangle(quad) or grid_beyond_outline(flat.dark, quad, flat.rotation_deg):
+        return flat
+    return _upright(rectify(image, quad)[0], keep_image, True)
 
 
 def ink_map(sheet: Sheet, method: str = "classic", weights=None) -> InkMap:
