@@ -323,9 +323,11 @@ def grid_beyond_outline(dark: np.ndarray, quad: np.ndarray, rotation_deg: float 
                         min_strength: float = 0.3) -> bool:
     """Whether the page's grid goes on outside a detected sheet outline ``quad`` (corners in picture
     pixels) and the page as it is shows one square grid, i.e. the "outline" is a shadow on a page that
-    fills the picture (crumpled paper), not a sheet photographed on a table. ``dark``: the picture's darkness map de-skewed by ``rotation_deg`` (as
-    :func:`deskew` turned it). Outside means beyond the outline by 2 % of the picture's long side; the grid
-    must be square there (same pitch on both axes) with autocorrelation strength ≥ ``min_strength``."""
+    fills the picture (crumpled paper), not a sheet photographed on a table.
+
+    ``dark``: the picture's darkness map, de-skewed by ``rotation_deg`` (as :func:`deskew` turned it).
+    Outside means beyond the outline by 2 % of the picture's long side; the grid must be square there
+    (same pitch on both axes) with autocorrelation strength ≥ ``min_strength``."""
     h, w = dark.shape
     inside = np.zeros((h, w), np.uint8)
     cv2.fillConvexPoly(inside, np.round(np.asarray(quad)).astype(np.int32), 1)
