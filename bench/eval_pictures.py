@@ -11,7 +11,12 @@ generator). It is for measuring generalisation only: nothing may be trained or t
 One ``run_predict(model=both, rhythm=...)`` pass per set gives PatchECG (its signal path), Pic2Diagnosis (its
 picture path), ``both`` (the quality-weighted combination) and the rhythm bundle's p_AFIB on identical pages;
 ``cnn1d`` is a second pass. A page a model does not answer counts against its coverage, and its AUROC is over
-the pages it answered. Writes bench/out/<name>.json, <name>.md, <name>_reliability.png, <name>_layouts.png.
+the pages it answered.
+
+Reference rows (no picture is read for them) split a shortfall into "the records are hard" and "the pictures are
+read badly": ``<model>@record`` is the signal bundle on the record's full 12 × 10 s signal, ``<model>@page`` (eik
+only) on the exact samples the page printed (the generator's truth, NaN elsewhere) — what a perfect digitizer
+would give that model. Writes bench/out/<name>.json, <name>.md, <name>_reliability.png, <name>_layouts.png.
 """
 from __future__ import annotations
 
@@ -81,6 +86,65 @@ def score(rows: list[dict], y_super, y_rhythm, classes: list[str]) -> dict:
     return res
 
 
+def truth_probs(rows: dict, folder: Path, root: Path, db, source: str) -> None:
+    """Add the reference rows ``patchecg@record`` / ``cnn1d@record`` (full true signal) and, for eik pages,
+    ``@page`` (true samples of what the page printed) to each row's probs (see the module docstring)."""
+    import torch
+
+    from ecgcls.data import read_wfdb
+    from ecgcls.data.transforms import resample_nan
+    from ecgcls.digitize.foreign import load_eik_page
+
+    for name in ("patchecg", "cnn1d"):
+        net = load_bundle(name)
+        keys = list(rows)
+        full, page = [], []
+        for k in keys:
+            ecg_id = rows[k]["ecg_id"]
+            sig, fs = read_wfdb(Path(root) / db.loc[ecg_id, "filename_hr"])
+            full.append(resample_nan(sig, fs, net.fs, net.n_samples))
+            if source == "eik":
+                ref = load_eik_page(Path(k.split("#")[0]).with_suffix(".json"), root)
+                page.append(resample_nan(ref.ref, ref.fs, net.fs, net.n_samples))
+        for tag, sigs in (("record", full), ("page", page)):
+            if sigs:
+                p = net(torch.from_numpy(np.stack(sigs))).numpy()
+                for k, v in zip(keys, p):
+                    rows[k]["probs"][f"{name}@{tag}"] = list(v)
+
+
+def read_set(folder: Path, out: Path, classes: list[str], args) -> dict:
+    """One ``run_predict(model=both)`` pass over a folder → rows keyed by picture path (see :func:`score`)."""
+    run_predict(str(folder), str(out), model="both", rhythm=args.rhythm or None, jsonl=True, overwrite=True,
+                workers=args.workers, digitize={"ink": "auto"})
+    out.with_suffix(".csv.bak").unlink(missing_ok=True)
+    rows = {}
+    for j in read_jsonl(out.with_suffix(".jsonl")):
+        ecg_id, layout = page_key(j["path"])
+        pp = j["path_probs"]
+        rows[j["path"]] = {"ecg_id": ecg_id, "layout": layout, "afib": (j["probs"] or {}).get("AFIB"),
+                           "probs": {"patchecg": pp["signal"], "pic2dx": pp["picture"],
+                                     "both": [j["probs"][c] for c in classes],
+                                     # the old `both`: an even average, only where the digitizer read the page
+                                     "both_even": (list((np.array(pp["signal"]) + np.array(pp["picture"])) / 2)
+                                                   if pp["signal"] and pp["picture"] else None)}}
+    out.with_suffix(".jsonl").unlink()
+    return rows
+
+
+def cnn1d_probs(rows: dict, folder: Path, out: Path, classes: list[str], args) -> None:
+    """A second ``run_predict(model=cnn1d)`` pass: adds ``probs['cnn1d']`` to the rows."""
+    import csv
+
+    run_predict(str(folder), str(out), model="cnn1d", rhythm=None, overwrite=True, workers=args.workers,
+                digitize={"ink": "auto"})
+    with open(out, newline="") as fh:
+        for r in csv.DictReader(fh):
+            if r["path"] in rows:
+                rows[r["path"]]["probs"]["cnn1d"] = ([float(r[f"p_{c}"]) for c in classes]
+                                                     if r["status"] in ("ok", "uncertain") else None)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--source", choices=["eik", "render"], default="eik")
@@ -93,6 +157,8 @@ def main() -> None:
     ap.add_argument("--no-cnn1d", action="store_true", help="skip the separate cnn1d pass")
     ap.add_argument("--workers", type=int, default=os.cpu_count())
     ap.add_argument("--name", default=None)
+    ap.add_argument("--no-truth", action="store_true", help="skip the reference rows on true signals")
+    ap.add_argument("--truth-only", action="store_true", help="only the reference rows (no picture is read)")
     args = ap.parse_args()
     name = args.name or f"eval_{args.source}"
     cache = os.path.expanduser(os.environ.get("ECGCLS_CACHE", "~/.cache/ecgcls"))
@@ -115,36 +181,17 @@ def main() -> None:
                  else f"own renders of the first {args.n} test-fold records"}
     all_rows: list[dict] = []
     for set_name, folder in sets.items():
-        out = work / f"{set_name}_both.csv"
-        run_predict(str(folder), str(out), model="both", rhythm=args.rhythm or None, jsonl=True, overwrite=True,
-                    workers=args.workers, digitize={"ink": "auto"})
-        out.with_suffix(".csv.bak").unlink(missing_ok=True)
-        rows = {}
-        for j in read_jsonl(out.with_suffix(".jsonl")):
-            ecg_id, layout = page_key(j["path"])
-            pp = j["path_probs"]
-            rows[j["path"]] = {"ecg_id": ecg_id, "layout": layout, "afib": (j["probs"] or {}).get("AFIB"),
-                               "probs": {"patchecg": pp["signal"], "pic2dx": pp["picture"],
-                                         "both": [j["probs"][c] for c in classes],
-                                         # the old `both`: an even average, only where the digitizer read the page
-                                         "both_even": (list((np.array(pp["signal"]) + np.array(pp["picture"])) / 2)
-                                                       if pp["signal"] and pp["picture"] else None)}}
-        out.with_suffix(".jsonl").unlink()
+        rows = {} if args.truth_only else read_set(folder, work / f"{set_name}_both.csv", classes, args)
         for f in sorted(Path(folder).rglob("*")):  # pages with no answer at all (error rows)
             if f.suffix.lower() in (".jpg", ".jpeg", ".png") and str(f) not in rows:
                 ecg_id, layout = page_key(str(f))
                 rows[str(f)] = {"ecg_id": ecg_id, "layout": layout, "afib": None,
-                                "probs": {"patchecg": None, "pic2dx": None, "both": None, "both_even": None}}
-        if not args.no_cnn1d:
-            out1 = work / f"{set_name}_cnn1d.csv"
-            run_predict(str(folder), str(out1), model="cnn1d", rhythm=None, overwrite=True, workers=args.workers,
-                        digitize={"ink": "auto"})
-            import csv
-            with open(out1, newline="") as fh:
-                for r in csv.DictReader(fh):
-                    if r["path"] in rows:
-                        rows[r["path"]]["probs"]["cnn1d"] = ([float(r[f"p_{c}"]) for c in classes]
-                                                             if r["status"] in ("ok", "uncertain") else None)
+                                "probs": {} if args.truth_only else
+                                {"patchecg": None, "pic2dx": None, "both": None, "both_even": None}}
+        if not args.no_cnn1d and not args.truth_only:
+            cnn1d_probs(rows, folder, work / f"{set_name}_cnn1d.csv", classes, args)
+        if not args.no_truth:
+            truth_probs(rows, Path(folder), root, db, args.source)
         rows_l = list(rows.values())
         all_rows += [{**r, "set": set_name} for r in rows_l]
         res["sets"][set_name] = score(rows_l, y_super, y_rhythm, classes)
@@ -172,7 +219,8 @@ def main() -> None:
             for lay, v in e.get(m, {}).get("layouts", {}).items():
                 if s != "all" and np.isfinite(v["macro_auroc"]):
                     bars[f"{m} {s} {lay}"] = v["macro_auroc"]
-    M.plot_reliability(curves, OUT / f"{name}_reliability.png", title=f"reliability ({args.source})")
+    if curves:
+        M.plot_reliability(curves, OUT / f"{name}_reliability.png", title=f"reliability ({args.source})")
     if bars:
         M.plot_bars(bars, OUT / f"{name}_layouts.png", title=f"macro AUROC per set and layout ({args.source})")
     write_json(name, res)

@@ -36,6 +36,28 @@ def test_grid_pitch_that_is_not_a_whole_number_of_pixels(sig, dpi):
     assert ppm_y == pytest.approx(page.geometry.px_per_mm, rel=0.01)
 
 
+@pytest.mark.parametrize("dpi", [110.0, 200.0, 300.0])
+def test_grid_pitch_is_exact_enough_for_the_last_samples(sig, dpi):
+    """The autocorrelation peak is pulled toward whole-pixel lags (~3e-4 at 200 DPI: the last column of a
+    3x4 page half a pixel off); the whole-profile fit (refine_pitch) stays within 1e-4 on both axes."""
+    page = render(sig, FS, RenderConfig(layout="3x4+II", dpi=dpi, artifacts=("jpeg",)), rng=1)
+    dark = darkness(page.image)
+    ppm_x, ppm_y, _ = grid_spacing(page.image, dark > ink_threshold(dark), dark=dark)
+    assert ppm_x == pytest.approx(page.geometry.px_per_mm, rel=1e-4)
+    assert ppm_y == pytest.approx(page.geometry.px_per_mm, rel=1e-4)
+
+
+@pytest.mark.parametrize("dpi", [200.0, 300.0])
+def test_first_sample_is_placed_past_the_pen_cap(sig, dpi):
+    """A lead's first sample lies where its stroke reaches full thickness, not at the pen cap's first inked
+    column (1.1 px early at 200 and 300 DPI before): every segment placed within 0.4 px of the truth."""
+    page = render(sig, FS, RenderConfig(layout="3x4+II", dpi=dpi, artifacts=("jpeg",)), rng=1)
+    d = digitize(page.image, keep_image=False)
+    err = [p["x0"] - float(page.geometry.t_to_x_px(p["t0"])) for p in d.placement]
+    assert len(err) == 13
+    assert np.max(np.abs(err)) < 0.4, np.round(err, 2)
+
+
 @pytest.mark.parametrize("style", [{}, EIK_STYLE], ids=["ecgcls", "eik-style"])
 def test_two_conventions_read_with_time_from_the_page(sig, style):
     """The same record drawn by two conventions (pulse then gap vs trace running on from the pulse; names

@@ -30,7 +30,7 @@ from ecgcls.digitize.grid import (bridge_lines, clean_ink, darkness, deskew, est
 from ecgcls.digitize.layout import choose_layout, segment_placement, strip_residuals
 from ecgcls.digitize.quality import assess
 from ecgcls.digitize.stages import (DigitizedPage, DigitizeError, InkMap, Pulses, Rows, RowTrace, Scale, Sheet)
-from ecgcls.digitize.trace import claimed_pixels, column_runs, find_rows, follow_trace
+from ecgcls.digitize.trace import claimed_pixels, column_runs, find_rows, follow_trace, cap_start
 from ecgcls.geometry import LAYOUTS, PAPER_SIZES_MM
 from ecgcls.types import LEADS, Record
 
@@ -47,13 +47,14 @@ INK_METHODS = ("classic", "net")
 NET_INK = {"mode": "gate", "support": 0.3, "support_px": 2, "long_side": None}
 
 #: bumped whenever the digitizer's output changes, so caches of digitized pictures are rebuilt
-DIGITIZER_VERSION = 11
+DIGITIZER_VERSION = 12
 
 
 # ---- helpers ------------------------------------------------------------------------------------------
 def _calibration(top: np.ndarray, bot: np.ndarray, ppm_x: float, ppm_y: float, speed: float | None
-                 ) -> tuple[float | None, int | None, tuple[float, float] | None]:
-    """Find a 1 mV × 0.2 s pulse at the row's start: (gain mm/mV, first column after it, (pulse width px,
+                 ) -> tuple[float | None, float | None, tuple[float, float] | None]:
+    """Find a 1 mV × 0.2 s pulse at the row's start: (gain mm/mV, x of the trace's first sample after it (px,
+    sub-pixel), (pulse width px,
     pulse height px) between stroke centres) or (None, None, None). ``speed`` None: 25 or 50 mm/s."""
     valid = np.flatnonzero(np.isfinite(top))
     if valid.size < 10:
@@ -81,12 +82,13 @@ def _calibration(top: np.ndarray, bot: np.ndarray, ppm_x: float, ppm_y: float, s
     end = x0 + fall + 1
     # the trace starts after the gap that follows the pulse (ecgcls, most machines), or, where the trace
     # runs on from the pulse's falling edge without a gap (ecg-image-kit), at that edge's stroke centre
+    # (a trace's first ink columns are its round pen cap: the first sample lies a little further right)
     after = np.flatnonzero(~np.isfinite(top[end:end + int(4 * ppm_x)]))
-    start = end + after[-1] + 1 if after.size else x0 + int(round(float(np.mean(g))))
+    start = cap_start(top, bot, end + after[-1] + 1) if after.size else x0 + float(np.mean(g))
     # between stroke centres: the edges' column groups are a stroke wide, the tallest column a stroke taller
     stroke = float(np.nanmedian((bot - top)[x0:x0 + win])) + 1.0
     size = (float(np.mean(g) - np.mean(groups[0])), height - stroke + 1.0)
-    return gain, int(start), size
+    return gain, float(start), size
 
 
 def _fill_missing_rows(rows_y: list[float], want: int, pitch: float, h: int) -> list[float]:
@@ -250,7 +252,8 @@ def trace_rows(ink: np.ndarray, dark: np.ndarray, rows: Rows, scale: Scale, spee
         if valid.size == 0:
             out.append(RowTrace(y0, np.arange(w, dtype=float), val, 0.0, 0.0, None))
             continue
-        x_start = float(start if start is not None else valid[0])
+        # the first ink column is the pen's round cap, up to a pen radius before the first sample
+        x_start = float(start if start is not None else cap_start(top, bot, int(valid[0])))
         y_vals = val.copy()
         y_vals[: int(x_start)] = np.nan
         # after a pulse, columns still as tall as its falling edge (a trace that runs on from the edge, as

@@ -235,6 +235,32 @@ def subpixel_edges(top: np.ndarray, bot: np.ndarray, dark: np.ndarray) -> tuple[
     return top, bot
 
 
+def pen_radius(top: np.ndarray, bot: np.ndarray) -> float:
+    """Half the pen's width (px) from a tracked trace's column runs [top, bot] (inclusive): the thinnest runs
+    (20th percentile) are the flat parts of the trace, where a run is one pen width tall; slopes make runs
+    taller. 0 when nothing was tracked."""
+    ok = np.isfinite(top) & np.isfinite(bot)
+    if not ok.any():
+        return 0.0
+    return max(0.0, (float(np.percentile((bot - top + 1)[ok], 20)) - 1) / 2)
+
+
+def cap_start(top: np.ndarray, bot: np.ndarray, first: int, full: float = 0.85) -> float:
+    """x (px) of a trace's first sample, from its first inked column ``first``.
+
+    A pen's end cap (round, or the short one OpenCV draws) reaches left of the first sample, so the first
+    inked columns are thinner than the stroke: the first sample is taken at the first column whose run (sub-pixel,
+    from :func:`subpixel_edges`) is ``full`` × the stroke's thickness (2 · :func:`pen_radius` + 1) — exactly
+    the first sample for a round or flat cap, ≤ a pen radius early for a square one — searched within a stroke
+    width of ``first``; ``first`` itself when none is (a faint or broken start).
+    """
+    t = 2 * pen_radius(top, bot) + 1
+    for x in range(first, min(len(top), first + int(np.ceil(t)) + 1)):
+        if np.isfinite(top[x]) and np.isfinite(bot[x]) and bot[x] - top[x] + 1 >= full * t:
+            return float(x)
+    return float(first)
+
+
 def column_values(top: np.ndarray, bot: np.ndarray) -> np.ndarray:
     """Sub-pixel trace y per column from the tracked ink run [top, bot] of each column.
 
@@ -243,15 +269,12 @@ def column_values(top: np.ndarray, bot: np.ndarray) -> np.ndarray:
     Inverting it bounds the trace: L(c) = max over |d| ≤ h of top(c + d) + √(h² − d²) ≤ y(c) ≤
     U(c) = min over |d| ≤ h of bot(c + d) − √(h² − d²). We take the middle of [L, U], except at a local
     extreme of a bound (a peak keeps L, a trough keeps U), so R and S amplitudes survive thick strokes.
-    The pen radius comes from the thinnest runs (flat parts of the trace), not the median run, which
-    slopes make taller.
+    The pen radius is :func:`pen_radius`.
     """
-    height = bot - top + 1
     ok = np.isfinite(top) & np.isfinite(bot)
     if not ok.any():
         return np.full_like(top, np.nan)
-    t = float(np.percentile(height[ok], 20))
-    h = max(0.0, (t - 1) / 2)
+    h = pen_radius(top, bot)
     r = int(np.floor(h))
     tt = np.where(ok, top, -np.inf)
     bb = np.where(ok, bot, np.inf)
