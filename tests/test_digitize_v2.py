@@ -295,3 +295,23 @@ def test_sheet_corners_are_refined_to_the_paper_edge(sig, seed):
     quad = find_page_quad(page.image)
     assert quad is not None
     assert np.abs(quad - truth).max() < 2.0
+
+
+def test_a_row_is_stray_only_if_it_is_unlike_the_trace_rows():
+    """A row that starts with a calibration pulse like the others, and is traced as wide, is a trace row: the
+    limb-lead test may not drop it (on real photos it dropped a traced first row and moved every lead up)."""
+    from ecgcls.digitize.pipeline import _looks_stray
+    from ecgcls.digitize.stages import RowTrace
+
+    def row(pulse, cover):
+        y = np.full(100, np.nan)
+        y[: int(cover * 100)] = 0.0
+        return RowTrace(0.0, np.arange(100.0), y, 0.0, 99.0, 10.0, 0.0, (20.0, 40.0) if pulse else None)
+
+    def stray(rows, drop):
+        return _looks_stray(rows, [float(np.isfinite(r.y).mean()) for r in rows], drop)
+
+    assert not stray([row(True, 0.8), row(True, 0.9), row(True, 0.9), row(True, 0.9)], 0)  # pulse like the rest
+    assert stray([row(False, 0.8), row(True, 0.9), row(True, 0.9), row(True, 0.9)], 0)      # no pulse, others have
+    assert not stray([row(False, 0.8), row(False, 0.9), row(False, 0.9), row(False, 0.9)], 0)  # no pulses, as wide
+    assert stray([row(False, 0.9), row(False, 0.9), row(False, 0.9), row(False, 0.5)], 3)      # no pulses, narrow

@@ -376,6 +376,18 @@ def digitize(image: np.ndarray, fs: float = 500.0, speed_mm_s: float | None = No
     return max((first, second), key=lambda d: np.mean(list(d.lead_snr_pred.values()) or [-20.0]))
 
 
+def _looks_stray(traces: list[RowTrace], cover: list[float], drop: int, narrow: float = 0.8) -> bool:
+    """May row ``drop`` be a stray row (header or footer text, a shadow's edge) rather than a trace row? Only if
+    it is unlike the trace rows: it lacks the calibration pulse most other rows start with, or its trace spans
+    less than ``narrow`` × the other rows' median traced width. (On real photos the limb-lead test alone
+    dropped a traced first row — pulse and all — on a quarter of the pages, and every lead moved up a row.)"""
+    others = [i for i in range(len(traces)) if i != drop]
+    with_pulse = sum(traces[i].pulse_px is not None for i in others)
+    if traces[drop].pulse_px is None and with_pulse > len(others) / 2:
+        return True
+    return cover[drop] < narrow * float(np.median([cover[i] for i in others]))
+
+
 def _read(sheet: Sheet, ink: str, fs: float, speed_mm_s: float | None, gain_mm_mv: float | None, layout: str | None,
           name: str, keep_image: bool, weights, drop_bad_leads: bool) -> DigitizedPage:
     """The stages after :func:`find_sheet`, with one ink map (see :func:`digitize`)."""
@@ -411,11 +423,12 @@ def _read(sheet: Sheet, ink: str, fs: float, speed_mm_s: float | None, gain_mm_m
         # must obey the limb-lead laws better than the one with it)
         cover = [float(np.isfinite(t.y).mean()) for t in traces]
         drop = 0 if cover[0] < cover[-1] else len(traces) - 1
-        kept = [t for i, t in enumerate(traces) if i != drop]
-        other = choose_layout(kept, LAYOUTS_BY_ROWS[fewer], scale.ppm_x, scale.ppm_y, speed, pulses.gain_mm_mv,
-                              fs, n, window)
-        if min(other.scores.values()) < min(choice.scores.values()):
-            traces, choice = kept, other
+        if _looks_stray(traces, cover, drop):
+            kept = [t for i, t in enumerate(traces) if i != drop]
+            other = choose_layout(kept, LAYOUTS_BY_ROWS[fewer], scale.ppm_x, scale.ppm_y, speed, pulses.gain_mm_mv,
+                                  fs, n, window)
+            if min(other.scores.values()) < min(choice.scores.values()):
+                traces, choice = kept, other
     quality = assess(choice, traces, scale, fs, n, method=inkmap.method)
     sig = choice.signal
     for lead in (quality.dropped if drop_bad_leads else []):  # read too badly: unknown, not wrong numbers
