@@ -377,7 +377,7 @@ def digitize(image: np.ndarray, fs: float = 500.0, speed_mm_s: float | None = No
 
 
 def _looks_stray(traces: list[RowTrace], cover: list[float], drop: int, narrow: float = 0.8) -> bool:
-    """May row ``drop`` be a stray row (header or footer text, a shadow's edge) rather than a trace row? Only if
+    """May the top row be a stray row (header text, a shadow's edge) rather than a trace row? Only if
     it is unlike the trace rows: it lacks the calibration pulse most other rows start with, or its trace spans
     less than ``narrow`` × the other rows' median traced width. (On real photos the limb-lead test alone
     dropped a traced first row — pulse and all — on a quarter of the pages, and every lead moved up a row.)"""
@@ -423,7 +423,9 @@ def _read(sheet: Sheet, ink: str, fs: float, speed_mm_s: float | None, gain_mm_m
         # must obey the limb-lead laws better than the one with it)
         cover = [float(np.isfinite(t.y).mean()) for t in traces]
         drop = 0 if cover[0] < cover[-1] else len(traces) - 1
-        if _looks_stray(traces, cover, drop):
+        # (dropping the bottom row loses at most a strip; dropping the top row moves every lead up a row, so
+        # the top row must also look unlike a trace row)
+        if drop == len(traces) - 1 or _looks_stray(traces, cover, drop):
             kept = [t for i, t in enumerate(traces) if i != drop]
             other = choose_layout(kept, LAYOUTS_BY_ROWS[fewer], scale.ppm_x, scale.ppm_y, speed, pulses.gain_mm_mv,
                                   fs, n, window)
