@@ -315,3 +315,32 @@ def test_a_row_is_stray_only_if_it_is_unlike_the_trace_rows():
     assert stray([row(False, 0.8), row(True, 0.9), row(True, 0.9), row(True, 0.9)], 0)      # no pulse, others have
     assert not stray([row(False, 0.8), row(False, 0.9), row(False, 0.9), row(False, 0.9)], 0)  # no pulses, as wide
     assert stray([row(False, 0.9), row(False, 0.9), row(False, 0.9), row(False, 0.5)], 3)      # no pulses, narrow
+
+
+def test_columns_are_read_simultaneous_only_on_clear_evidence():
+    """Columns whose beats line up with the strip's first seconds are simultaneous; a reading whose beats only
+    faintly do (a badly read photo: mean correlation < 0.4) keeps the convention, consecutive."""
+    from ecgcls.digitize.layout import register_columns
+
+    fs, n = 100.0, 1000
+
+    def beats(period, phase):
+        b = np.zeros(n)
+        b[(np.arange(phase, 10, period) * fs).astype(int)] = 1.0
+        return np.convolve(b, np.hanning(7), "same")
+
+    def page(mix):  # columns: `mix` x the strip's first seconds + (1 - mix) x unrelated beats
+        strip, other = beats(0.83, 0.1), beats(0.61, 0.37)
+        lay = get_layout("3x4+II")
+        sigs = []
+        for seg in lay.segments:
+            a, b = int(seg.t_start * fs), int(seg.t_end * fs)
+            full = np.full(n, np.nan)
+            full[a:b] = strip[a:b] if seg.row in lay.rhythm_rows else mix * strip[:b - a] + (1 - mix) * other[a:b]
+            sigs.append(full)
+        return lay, sigs
+
+    assert register_columns(*page(1.0), fs)[1] == "simultaneous"
+    assert register_columns(*page(0.4), fs)[1] == "simultaneous"
+    assert register_columns(*page(0.25), fs)[1] == "consecutive"
+    assert register_columns(*page(0.25), fs, min_corr=-9.0)[1] == "simultaneous"  # what v11 decided

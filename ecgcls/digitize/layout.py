@@ -198,10 +198,15 @@ def _beat_envelope(x: np.ndarray, fs: float) -> np.ndarray:
     return uniform_filter1d(d, max(3, int(0.06 * fs)))
 
 
-def register_columns(layout: Layout, seg_sigs: list[np.ndarray | None], fs: float) -> tuple[Layout, str]:
+def register_columns(layout: Layout, seg_sigs: list[np.ndarray | None], fs: float, min_corr: float = 0.4
+                     ) -> tuple[Layout, str]:
     """Time of the page's columns from the beats, not from a convention: most machines print consecutive
     seconds in consecutive columns, some generators the same seconds in every column. With a rhythm strip the
-    two are told apart by where the columns' QRS complexes fall on the strip. Returns the layout (possibly
+    two are told apart by where the columns' QRS complexes fall on the strip (correlation of beat envelopes, per
+    column). Simultaneous columns must show it: their mean correlation with the strip at least ``min_corr`` and
+    0.1 above the consecutive one; a page read too poorly for either keeps the convention, consecutive (on real
+    photos the beats of a badly read strip had "voted" simultaneous with correlations of −0.1 to 0.3; read pages
+    of either kind correlate 0.5–0.95). Returns the layout (possibly
     :meth:`~ecgcls.geometry.Layout.simultaneous`) and 'consecutive', 'simultaneous' or 'convention'."""
     cols = sorted({s.x_t for s in layout.segments if s.row not in layout.rhythm_rows})
     if not layout.rhythm_rows or len(cols) < 2:
@@ -211,6 +216,7 @@ def register_columns(layout: Layout, seg_sigs: list[np.ndarray | None], fs: floa
         return layout, "convention"
     env_r = np.sum([_beat_envelope(s, fs) for s in strips], axis=0)
     votes = {"consecutive": 0.0, "simultaneous": 0.0}
+    voted = 0
     for x_t in cols[1:]:
         segs = [(seg, sig) for seg, sig in zip(layout.segments, seg_sigs)
                 if seg.row not in layout.rhythm_rows and abs(seg.x_t - x_t) < 1e-6 and sig is not None]
@@ -219,11 +225,12 @@ def register_columns(layout: Layout, seg_sigs: list[np.ndarray | None], fs: floa
         a, b = int(round(segs[0][0].t_start * fs)), int(round(segs[0][0].t_end * fs))
         env_c = np.sum([_beat_envelope(sig, fs) for _, sig in segs], axis=0)[a:b]
         w = b - a
+        voted += 1
         for kind, start in (("consecutive", a), ("simultaneous", 0)):
             ref = env_r[start:start + w]
             if len(ref) == w and ref.std() > 0 and env_c.std() > 0:
                 votes[kind] += float(np.corrcoef(ref, env_c)[0, 1])
-    if votes["simultaneous"] > votes["consecutive"] + 0.1:
+    if votes["simultaneous"] > votes["consecutive"] + 0.1 and votes["simultaneous"] >= min_corr * max(voted, 1):
         return layout.simultaneous(), "simultaneous"
     return layout, "consecutive"
 
