@@ -47,15 +47,17 @@ def test_grid_pitch_is_exact_enough_for_the_last_samples(sig, dpi):
     assert ppm_y == pytest.approx(page.geometry.px_per_mm, rel=1e-4)
 
 
-@pytest.mark.parametrize("dpi", [200.0, 300.0])
+@pytest.mark.parametrize("dpi", [110.0, 150.0, 200.0, 300.0])
 def test_first_sample_is_placed_past_the_pen_cap(sig, dpi):
     """A lead's first sample lies where its stroke reaches full thickness, not at the pen cap's first inked
-    column (1.1 px early at 200 and 300 DPI before): every segment placed within 0.4 px of the truth."""
+    column (1.1 px early at 200 and 300 DPI in v11), and where the trace starts on a vertical grid line, in the
+    line's column, which is removed with the line (1.0-1.4 px late at 110 and 150 DPI before): every segment placed
+    within half a pixel of the truth."""
     page = render(sig, FS, RenderConfig(layout="3x4+II", dpi=dpi, artifacts=("jpeg",)), rng=1)
     d = digitize(page.image, keep_image=False)
     err = [p["x0"] - float(page.geometry.t_to_x_px(p["t0"])) for p in d.placement]
     assert len(err) == 13
-    assert np.max(np.abs(err)) < 0.4, np.round(err, 2)
+    assert np.max(np.abs(err)) < 0.5, np.round(err, 2)
 
 
 @pytest.mark.parametrize("style", [{}, EIK_STYLE], ids=["ecgcls", "eik-style"])

@@ -51,8 +51,8 @@ DIGITIZER_VERSION = 12
 
 
 # ---- helpers ------------------------------------------------------------------------------------------
-def _calibration(top: np.ndarray, bot: np.ndarray, ppm_x: float, ppm_y: float, speed: float | None
-                 ) -> tuple[float | None, float | None, tuple[float, float] | None]:
+def _calibration(top: np.ndarray, bot: np.ndarray, ppm_x: float, ppm_y: float, speed: float | None,
+                 dark: np.ndarray | None = None) -> tuple[float | None, float | None, tuple[float, float] | None]:
     """Find a 1 mV × 0.2 s pulse at the row's start: (gain mm/mV, x of the trace's first sample after it (px,
     sub-pixel), (pulse width px,
     pulse height px) between stroke centres) or (None, None, None). ``speed`` None: 25 or 50 mm/s."""
@@ -84,7 +84,7 @@ def _calibration(top: np.ndarray, bot: np.ndarray, ppm_x: float, ppm_y: float, s
     # runs on from the pulse's falling edge without a gap (ecg-image-kit), at that edge's stroke centre
     # (a trace's first ink columns are its round pen cap: the first sample lies a little further right)
     after = np.flatnonzero(~np.isfinite(top[end:end + int(4 * ppm_x)]))
-    start = cap_start(top, bot, end + after[-1] + 1) if after.size else x0 + float(np.mean(g))
+    start = cap_start(top, bot, end + after[-1] + 1, dark=dark) if after.size else x0 + float(np.mean(g))
     # between stroke centres: the edges' column groups are a stroke wide, the tallest column a stroke taller
     stroke = float(np.nanmedian((bot - top)[x0:x0 + win])) + 1.0
     size = (float(np.mean(g) - np.mean(groups[0])), height - stroke + 1.0)
@@ -247,13 +247,13 @@ def trace_rows(ink: np.ndarray, dark: np.ndarray, rows: Rows, scale: Scale, spee
         others = None if claims is None else (claims[a:b] & np.uint16(~(1 << r) & 0xFFFF)) != 0
         top, bot, val = follow_trace(ink[a:b], y0 - a, pitch, dark_band=dark[a:b], others=others, runs=runs[r])
         top, bot, val = top + a, bot + a, val + a
-        g, start, pulse = _calibration(top, bot, scale.ppm_x, scale.ppm_y, speed_mm_s)
+        g, start, pulse = _calibration(top, bot, scale.ppm_x, scale.ppm_y, speed_mm_s, dark)
         valid = np.flatnonzero(np.isfinite(val))
         if valid.size == 0:
             out.append(RowTrace(y0, np.arange(w, dtype=float), val, 0.0, 0.0, None))
             continue
         # the first ink column is the pen's round cap, up to a pen radius before the first sample
-        x_start = float(start if start is not None else cap_start(top, bot, int(valid[0])))
+        x_start = float(start if start is not None else cap_start(top, bot, int(valid[0]), dark=dark))
         y_vals = val.copy()
         y_vals[: int(x_start)] = np.nan
         # after a pulse, columns still as tall as its falling edge (a trace that runs on from the edge, as

@@ -245,20 +245,48 @@ def pen_radius(top: np.ndarray, bot: np.ndarray) -> float:
     return max(0.0, (float(np.percentile((bot - top + 1)[ok], 20)) - 1) / 2)
 
 
-def cap_start(top: np.ndarray, bot: np.ndarray, first: int, full: float = 0.85) -> float:
+def cap_start(top: np.ndarray, bot: np.ndarray, first: int, full: float = 0.85, dark: np.ndarray | None = None,
+              max_hidden: int = 3) -> float:
     """x (px) of a trace's first sample, from its first inked column ``first``.
 
     A pen's end cap (round, or the short one OpenCV draws) reaches left of the first sample, so the first
     inked columns are thinner than the stroke: the first sample is taken at the first column whose run (sub-pixel,
     from :func:`subpixel_edges`) is ``full`` × the stroke's thickness (2 · :func:`pen_radius` + 1) — exactly
     the first sample for a round or flat cap, ≤ a pen radius early for a square one — searched within a stroke
-    width of ``first``; ``first`` itself when none is (a faint or broken start).
+    width of ``first``; ``first`` itself when none is (a faint or broken start) or the stroke is under 2.5 px.
+
+    Where the first column is already a full stroke, the cap may lie under a vertical grid line that was removed
+    with it (a trace that starts on a grid line, as many machines print it): with ``dark`` (the page's darkness,
+    same coordinates), up to ``max_hidden`` columns left of ``first`` whose darkness at the stroke's height stands
+    out from the same column above and below it by half the stroke's own contrast are taken as the trace's, and
+    the leftmost is the first sample.
     """
     t = 2 * pen_radius(top, bot) + 1
-    for x in range(first, min(len(top), first + int(np.ceil(t)) + 1)):
-        if np.isfinite(top[x]) and np.isfinite(bot[x]) and bot[x] - top[x] + 1 >= full * t:
-            return float(x)
-    return float(first)
+    x = first
+    if t >= 2.5:  # (a thinner stroke's cap is under a pixel, and its 1-2 px runs cannot tell it)
+        for x in range(first, min(len(top), first + int(np.ceil(t)) + 1)):
+            if np.isfinite(top[x]) and np.isfinite(bot[x]) and bot[x] - top[x] + 1 >= full * t:
+                break
+        else:
+            return float(first)
+    if x > first or dark is None or not (np.isfinite(top[first]) and np.isfinite(bot[first])):
+        return float(x)
+    h = dark.shape[0]
+    y0, y1 = int(np.floor(top[first])), int(np.ceil(bot[first]))
+    k = max(2, int(np.ceil(t)))
+    cols = [c for c in range(first, min(len(top), first + 4)) if np.isfinite(top[c]) and np.isfinite(bot[c])]
+    core = float(np.median([dark[min(h - 1, int(round((top[c] + bot[c]) / 2))), c] for c in cols]))
+    x = first
+    while x > 0 and first - x < max_hidden:
+        c = x - 1
+        around = np.r_[dark[max(0, y0 - 3 * k):max(0, y0 - k), c], dark[min(h, y1 + k):min(h, y1 + 3 * k), c]]
+        if around.size == 0:
+            break
+        bg = float(np.median(around))
+        if float(dark[max(0, y0):min(h, y1 + 1), c].max()) - bg < 0.5 * (core - bg):
+            break
+        x = c
+    return float(x)
 
 
 def column_values(top: np.ndarray, bot: np.ndarray) -> np.ndarray:
