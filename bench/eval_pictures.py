@@ -95,22 +95,17 @@ def truth_probs(rows: dict, folder: Path, root: Path, db, source: str) -> None:
     from ecgcls.data.transforms import resample_nan
     from ecgcls.digitize.foreign import load_eik_page
 
+    keys = list(rows)
+    truth = {"record": [read_wfdb(Path(root) / db.loc[rows[k]["ecg_id"], "filename_hr"]) for k in keys]}
+    if source == "eik":
+        refs = [load_eik_page(Path(k.split("#")[0]).with_suffix(".json"), root) for k in keys]
+        truth["page"] = [(r.ref, r.fs) for r in refs]
     for name in ("patchecg", "cnn1d"):
         net = load_bundle(name)
-        keys = list(rows)
-        full, page = [], []
-        for k in keys:
-            ecg_id = rows[k]["ecg_id"]
-            sig, fs = read_wfdb(Path(root) / db.loc[ecg_id, "filename_hr"])
-            full.append(resample_nan(sig, fs, net.fs, net.n_samples))
-            if source == "eik":
-                ref = load_eik_page(Path(k.split("#")[0]).with_suffix(".json"), root)
-                page.append(resample_nan(ref.ref, ref.fs, net.fs, net.n_samples))
-        for tag, sigs in (("record", full), ("page", page)):
-            if sigs:
-                p = net(torch.from_numpy(np.stack(sigs))).numpy()
-                for k, v in zip(keys, p):
-                    rows[k]["probs"][f"{name}@{tag}"] = list(v)
+        for tag, sigs in truth.items():
+            x = np.stack([resample_nan(sig, fs, net.fs, net.n_samples) for sig, fs in sigs])
+            for k, v in zip(keys, net(torch.from_numpy(x)).numpy()):
+                rows[k]["probs"][f"{name}@{tag}"] = list(v)
 
 
 def read_set(folder: Path, out: Path, classes: list[str], args) -> dict:

@@ -213,6 +213,14 @@ def _autocorr(profile: np.ndarray) -> np.ndarray:
     return ac / ac[0] if ac[0] > 0 else np.zeros(n)
 
 
+def _vertex(y: np.ndarray):
+    """Offset (in samples, from the middle one) of the vertex of the parabola through three samples around a
+    peak; 0 where they are collinear."""
+    y0, y1, y2 = y[0], y[1], y[2]
+    den = y0 - 2 * y1 + y2
+    return 0.5 * (y0 - y2) / den if den != 0 else 0.0
+
+
 def _period(profile: np.ndarray, lo: float, hi: float) -> tuple[float, float]:
     """Fundamental period in [lo, hi] px of a 1-D grid profile (with its strength 0..1).
 
@@ -241,11 +249,7 @@ def _period(profile: np.ndarray, lo: float, hi: float) -> tuple[float, float]:
                 k = max(near, key=lambda i: ac[i])
                 shrunk = True
                 break
-    # parabolic sub-pixel peak
-    y0, y1, y2 = ac[k - 1], ac[k], ac[k + 1]
-    den = y0 - 2 * y1 + y2
-    off = 0.5 * (y0 - y2) / den if den != 0 else 0.0
-    return float(k + np.clip(off, -0.5, 0.5)), float(ac[k])
+    return float(k + np.clip(_vertex(ac[k - 1:k + 2]), -0.5, 0.5)), float(ac[k])
 
 
 def _refine(profile: np.ndarray, period: float, mult: int = 10) -> float:
@@ -260,10 +264,7 @@ def _refine(profile: np.ndarray, period: float, mult: int = 10) -> float:
     if a < 2 or b + 1 >= n // 2:
         return period
     k = a + int(np.argmax(ac[a:b]))
-    y0, y1, y2 = ac[k - 1], ac[k], ac[k + 1]
-    den = y0 - 2 * y1 + y2
-    off = 0.5 * (y0 - y2) / den if den != 0 else 0.0
-    new = float((k + off) / mult)
+    new = float((k + _vertex(ac[k - 1:k + 2])) / mult)
     return new if abs(new / period - 1) < 0.05 else period
 
 
@@ -275,8 +276,9 @@ def refine_pitch(profile: np.ndarray, ppm: float, span: float = 0.002, steps: in
     fits the whole profile instead: the pitch that maximises the summed power of the 5 mm grid's first five
     harmonics (5, 2.5, … 1 mm periods) of the discrete-time Fourier transform, searched within ±``span``
     (relative) of ``ppm`` in ``steps`` steps (the peak's main lobe is far wider than that span on any page of a
-    few hundred millimetres: 9 steps find the peak 81 do), parabolic sub-step peak. Line positions rounded to pixels only jitter the phase,
-    so the peak stays unbiased. Returns ``ppm`` when the search peaks at its edge (no clear optimum).
+    few hundred millimetres: 9 steps find the peak 81 do), parabolic sub-step peak. Line positions rounded to
+    pixels only jitter the phase, so the peak stays unbiased. Returns ``ppm`` when the search peaks at its edge
+    (no clear optimum).
     """
     p = np.asarray(profile, np.float64)
     p = (p - p.mean()).astype(np.complex128)
@@ -291,10 +293,8 @@ def refine_pitch(profile: np.ndarray, ppm: float, span: float = 0.002, steps: in
     i = int(np.argmax(power))
     if i == 0 or i == steps - 1:
         return ppm
-    y0, y1, y2 = power[i - 1:i + 2]
-    den = y0 - 2 * y1 + y2
-    off = 0.5 * (y0 - y2) / den if den != 0 else 0.0
-    return float(ppm * (1 + span * (2 * (i + float(np.clip(off, -0.5, 0.5))) / (steps - 1) - 1)))
+    off = float(np.clip(_vertex(power[i - 1:i + 2]), -0.5, 0.5))
+    return float(ppm * (1 + span * (2 * (i + off) / (steps - 1) - 1)))
 
 
 def grid_spacing(image: np.ndarray | None, ink: np.ndarray | None = None, page_mm: tuple[float, float] = (100.0, 450.0),

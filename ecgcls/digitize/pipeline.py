@@ -30,7 +30,7 @@ from ecgcls.digitize.grid import (bridge_lines, clean_ink, darkness, deskew, est
 from ecgcls.digitize.layout import choose_layout, segment_placement, strip_residuals
 from ecgcls.digitize.quality import assess
 from ecgcls.digitize.stages import (DigitizedPage, DigitizeError, InkMap, Pulses, Rows, RowTrace, Scale, Sheet)
-from ecgcls.digitize.trace import claimed_pixels, column_runs, find_rows, follow_trace, cap_start
+from ecgcls.digitize.trace import cap_start, claimed_pixels, column_runs, find_rows, follow_trace
 from ecgcls.geometry import LAYOUTS, PAPER_SIZES_MM
 from ecgcls.types import LEADS, Record
 
@@ -82,7 +82,7 @@ def _calibration(top: np.ndarray, bot: np.ndarray, ppm_x: float, ppm_y: float, s
     end = x0 + fall + 1
     # the trace starts after the gap that follows the pulse (ecgcls, most machines), or, where the trace
     # runs on from the pulse's falling edge without a gap (ecg-image-kit), at that edge's stroke centre
-    # (a trace's first ink columns are its round pen cap: the first sample lies a little further right)
+    # (its first inked columns are the pen's cap, or a grid line hid them: see cap_start)
     after = np.flatnonzero(~np.isfinite(top[end:end + int(4 * ppm_x)]))
     start = cap_start(top, bot, end + after[-1] + 1, dark=dark) if after.size else x0 + float(np.mean(g))
     # between stroke centres: the edges' column groups are a stroke wide, the tallest column a stroke taller
@@ -252,7 +252,7 @@ def trace_rows(ink: np.ndarray, dark: np.ndarray, rows: Rows, scale: Scale, spee
         if valid.size == 0:
             out.append(RowTrace(y0, np.arange(w, dtype=float), val, 0.0, 0.0, None))
             continue
-        # the first ink column is the pen's round cap, up to a pen radius before the first sample
+        # the first inked column is the pen's cap (or a grid line hid the first ones): see cap_start
         x_start = float(start if start is not None else cap_start(top, bot, int(valid[0]), dark=dark))
         y_vals = val.copy()
         y_vals[: int(x_start)] = np.nan

@@ -276,7 +276,6 @@ def cap_start(top: np.ndarray, bot: np.ndarray, first: int, full: float = 0.85, 
     k = max(2, int(np.ceil(t)))
     cols = [c for c in range(first, min(len(top), first + 4)) if np.isfinite(top[c]) and np.isfinite(bot[c])]
     core = float(np.median([dark[min(h - 1, int(round((top[c] + bot[c]) / 2))), c] for c in cols]))
-    x = first
     while x > 0 and first - x < max_hidden:
         c = x - 1
         around = np.r_[dark[max(0, y0 - 3 * k):max(0, y0 - k), c], dark[min(h, y1 + k):min(h, y1 + 3 * k), c]]
