@@ -3,7 +3,9 @@
     python bench/digitize.py [--n 10] [--ink classic net] [--sets clean scan photo randomized] [--real]
 
 Records: the first N of the validation folds (8–9), which the trace network never saw. Sets: 'clean', 'scan',
-'photo' draw each classic layout with those artifact presets; 'randomized' draws N pages per layout group with
+'photo' draw each classic layout with those artifact presets; 'clean_more' draws clean pages of the other clinical
+layouts (3×4 with 2 strips, 6×2 and 12×1 with a strip, Cabrera with a strip, and the limb-lead and chest-lead pages
+of two-page printouts; not in the default sets); 'randomized' draws N pages per layout group with
 :meth:`RenderConfig.randomized` (other machines' conventions, 75–600 DPI, every artifact).
 SNR: PhysioNet Challenge 2024 definition (ecgcls.metrics.signal_snr) against the printed part of the signal;
 refused pages count 0 dB. Quality: Spearman correlation of the digitizer's page quality (and per-lead quality)
@@ -27,8 +29,13 @@ from ecgcls.data.pagestore import worker_pool  # noqa: E402
 from _common import OUT, REPO, ptbxl_fold_signals, write_json  # noqa: E402
 
 LAYOUTS = ["3x4", "3x4+II", "3x4+3", "6x2", "12x1", "cabrera"]
-PRESETS = {"clean": (), "scan": ("scan",), "photo": ("photo",)}
+PRESETS = {"clean": (), "scan": ("scan",), "photo": ("photo",), "clean_more": ()}
 RANDOM_GROUPS = ["3x4+II", "3x4+2", "6x2+II", "12x1+II", "limb6", "chest6", "cabrera"]
+MORE_LAYOUTS = ["3x4+2", "6x2+II", "12x1+II", "cabrera+II", "limb6", "chest6"]
+
+
+def _layouts(set_name: str) -> list[str]:
+    return {"randomized": RANDOM_GROUPS, "clean_more": MORE_LAYOUTS}.get(set_name, LAYOUTS)
 
 
 def _one(args):
@@ -75,14 +82,14 @@ def _spearman(a, b) -> float | None:
 def run_rendered(ids, sigs, sets, ink, workers) -> dict:
     jobs = []
     for s in sets:
-        for lay in (RANDOM_GROUPS if s == "randomized" else LAYOUTS):
+        for lay in _layouts(s):
             jobs += [(rid, sig, s, lay, ink) for rid, sig in zip(ids, sigs)]
     with worker_pool(workers) as ex:  # spawned: ink=auto runs torch in the workers
         rows = list(ex.map(_one, jobs, chunksize=2))
     out: dict = {"snr_db": {}, "layout_accuracy": {}, "refused": {}, "uncertain": {}}
     for s in sets:
         rs = [r for r in rows if r["set"] == s]
-        for lay in (RANDOM_GROUPS if s == "randomized" else LAYOUTS):
+        for lay in _layouts(s):
             cell = [r for r in rs if r["group"] == lay]
             out["snr_db"].setdefault(s, {})[lay] = round(float(np.mean([r["snr"] for r in cell])), 2)
             out["layout_accuracy"].setdefault(s, {})[lay] = round(float(np.mean([r["layout"] == lay for r in cell])), 2)

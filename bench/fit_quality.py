@@ -74,10 +74,20 @@ def _threshold(pred, bad, precision=0.8):
     return float(p[ok[-1]]) if ok.size else float(p[0]) - 1.0
 
 
+def _ridge(X: np.ndarray, y: np.ndarray, ridge: float) -> tuple[np.ndarray, float]:
+    """Ridge regression on standardized features (intercept not penalized): (coef in raw units, intercept)."""
+    mu, sd = X.mean(0), X.std(0) + 1e-6
+    Z = np.c_[(X - mu) / sd, np.ones(len(X))]
+    reg = ridge * np.eye(Z.shape[1])
+    reg[-1, -1] = 0
+    w = np.linalg.solve(Z.T @ Z + reg, Z.T @ y)
+    return w[:-1] / sd, float(w[-1] - (mu / sd) @ w[:-1])
+
+
 def main() -> None:
     from scipy.stats import spearmanr
 
-    from ecgcls.digitize.quality import FEATURES, WEIGHTS_DIR
+    from ecgcls.digitize.quality import FEATURES, WEIGHTS_DIR, predict_lead_snr
 
     ap = argparse.ArgumentParser()
     ap.add_argument("--ink", default="classic", choices=["classic", "net"])
@@ -86,23 +96,37 @@ def main() -> None:
     ap.add_argument("--reps", type=int, default=2, help="pages per record")
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--ridge", type=float, default=1.0)
+    ap.add_argument("--reuse", action="store_true", help="refit on the pages the last run of this ink collected")
     args = ap.parse_args()
-    tr_ids, tr_sigs = ptbxl_fold_signals((10,), args.n_train, 500)
-    va_ids, va_sigs = ptbxl_fold_signals((8, 9), args.n_val, 500)
-    train = collect(tr_ids, tr_sigs, args.ink, args.workers, args.reps)
-    val = collect(va_ids, va_sigs, args.ink, args.workers, args.reps)
-    X = np.array([f for p in train for f, _ in p["rows"]])
+    cache = REPO / "bench" / "out" / f"quality_{args.ink}_pages.json"
+    if args.reuse:  # refit on the pages a previous run collected (same digitizer), without reading them again
+        train, val = (json.loads(cache.read_text())[k] for k in ("train", "val"))
+    else:
+        tr_ids, tr_sigs = ptbxl_fold_signals((10,), args.n_train, 500)
+        va_ids, va_sigs = ptbxl_fold_signals((8, 9), args.n_val, 500)
+        train = collect(tr_ids, tr_sigs, args.ink, args.workers, args.reps)
+        val = collect(va_ids, va_sigs, args.ink, args.workers, args.reps)
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        cache.write_text(json.dumps({"train": train, "val": val}))
+    X = np.array([f for p in train for f, _ in p["rows"]], float)
     y = np.clip([t for p in train for _, t in p["rows"]], -10, 30)
-    mu, sd = X.mean(0), X.std(0) + 1e-6
-    Z = np.c_[(X - mu) / sd, np.ones(len(X))]
-    reg = args.ridge * np.eye(Z.shape[1])
-    reg[-1, -1] = 0
-    w = np.linalg.solve(Z.T @ Z + reg, Z.T @ y)
-    coef = w[:-1] / sd
-    intercept = float(w[-1] - (mu / sd) @ w[:-1])
+    means = np.nanmean(X, axis=0)  # a feature that could not be measured (NaN) takes its mean, here and in assess()
+    X = np.where(np.isfinite(X), X, means)
+    coef, intercept = _ridge(X, y, args.ridge)
+    # a lead whose page has no limb leads has no identity residual: its SNR is predicted by a model fitted
+    # without that feature (what the other features say), not from an imputed average page's residual
+    k = FEATURES.index("identity")
+    keep = [j for j in range(len(FEATURES)) if j != k]
+    c_wo, b_wo = _ridge(X[:, keep], y, args.ridge)
+    without = {"identity": {"intercept": b_wo, "coef": [float(c_wo[keep.index(j)]) if j != k else 0.0
+                                                        for j in range(len(FEATURES))]}}
+
+    fitted = {"intercept": intercept, "coef": [float(c) for c in coef], "feature_means": means.tolist(),
+              "without": without}
 
     def pred_rows(pages):
-        return [np.array([intercept + np.asarray(f) @ coef for f, _ in p["rows"]]) for p in pages]
+        return [np.array(list(predict_lead_snr({i: np.asarray(f, float) for i, (f, _) in enumerate(p["rows"])},
+                                               fitted).values())) for p in pages]
 
     vp = pred_rows(val)
     lead_pred = np.concatenate(vp)
@@ -123,6 +147,7 @@ def main() -> None:
                if (page_pred < uncertain_db).any() else None,
                "val_ok_pages_true_snr_mean": round(float(page_true[page_pred >= uncertain_db].mean()), 2)}
     model = {"features": list(FEATURES), "intercept": intercept, "coef": [float(c) for c in coef],
+             "feature_means": [round(float(m), 4) for m in means], "without": without,
              "drop_db": round(drop_db, 2), "uncertain_db": round(uncertain_db, 2), "fitted": True, "ink": args.ink,
              "fit": {"command": " ".join(["python bench/fit_quality.py"] + sys.argv[1:]), "train_folds": [10],
                      "val_folds": [8, 9], "kinds": KINDS, **metrics}}

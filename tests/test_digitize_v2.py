@@ -99,6 +99,30 @@ def test_more_clinical_layouts(sig, layout):
     assert _snr(page, d, sig) > 12.0
 
 
+@pytest.mark.parametrize("layout", ["limb6", "chest6", "6x2", "3x4+3"])
+def test_one_lead_group_pages_are_told_from_six_row_grids(sig, layout):
+    """Six trace rows: a limb-lead page (its first 5 s are exactly 6×2's left column) and a chest-lead page (no
+    limb leads to check) are told from 6×2 and 3×4+3 by whether each row shows one beat shape all along."""
+    page = render(sig, FS, RenderConfig(layout=layout), rng=12)
+    d = digitize(page.image)
+    assert d.layout == layout
+    assert _snr(page, d, sig) > 12.0
+    if layout == "chest6":
+        assert d.status == "ok", d.reason  # no limb leads to check is no evidence of a bad reading
+
+
+def test_structure_cost_scores_rows_as_the_layout_prints_them():
+    from ecgcls.digitize.layout import structure_cost
+
+    same = [{2: 0.98, 4: 0.97}] * 6       # every row one beat shape all along
+    mixed = [{2: -0.4, 4: 0.2}] * 6       # halves and quarters differ
+    assert structure_cost(LAYOUTS["limb6"], same) == 0.0 and structure_cost(LAYOUTS["6x2"], same) == 1.0
+    assert structure_cost(LAYOUTS["6x2"], mixed) == 0.0 and structure_cost(LAYOUTS["chest6"], mixed) == 1.0
+    # 3x4+3: three rows of four columns, three strips
+    assert structure_cost(LAYOUTS["3x4+3"], mixed[:3] + same[:3]) == 0.0
+    assert structure_cost(LAYOUTS["3x4+3"], [{2: float("nan"), 4: float("nan")}] * 6) == 0.0  # no evidence
+
+
 def test_paper_speed_read_from_the_pulses(sig):
     page = render(sig, FS, RenderConfig(layout="3x4", speed_mm_s=50.0), rng=6)
     d = digitize(page.image)

@@ -16,7 +16,13 @@ from ecgcls.geometry import LAYOUTS, Layout
 #: when their lead-identity residual is clearly lower (by this much): thin, poorly read real traces leave
 #: both residuals near 1 (no evidence), and then the common layout is the better guess. Pages of one lead
 #: group (limb6 / chest6) need the same clear evidence against the two-column layouts with six rows.
-RARE_LAYOUT_PENALTY = {"cabrera": 0.2, "cabrera+II": 0.2, "limb6": 0.2, "chest6": 0.3}
+RARE_LAYOUT_PENALTY = {"cabrera": 0.2, "cabrera+II": 0.2, "limb6": 0.6, "chest6": 0.3}
+
+#: Weight of the row-structure cost (:func:`structure_cost`, 0–1) in the choice between layouts: a row whose
+#: equal parts show the same beat is one lead (limb6, chest6, 12×1, a strip), a row whose parts show different
+#: beats is several (6×2, 3×4). The lead-identity residual cannot tell a limb-lead page from 6×2 (its first
+#: five seconds are the same limb leads) nor a chest-lead page from anything (no limb leads to check).
+STRUCTURE_WEIGHT = 2.0
 
 
 def _residual(a: np.ndarray, b: np.ndarray, min_overlap: int = 50) -> float | None:
@@ -30,13 +36,19 @@ def _residual(a: np.ndarray, b: np.ndarray, min_overlap: int = 50) -> float | No
     return float(np.sqrt(np.mean((aa - bb) ** 2)) / scale)
 
 
-def lead_identity_residual(sig: np.ndarray) -> float:
-    """Mean residual of Einthoven's and Goldberger's limb-lead identities where the leads overlap in time
-    (lower = more consistent)."""
+def identity_checks(sig: np.ndarray) -> list[float]:
+    """Residual of each of Einthoven's and Goldberger's limb-lead identities that ``sig`` (12, n) can be checked
+    on (the leads overlap in time); empty for a page without limb leads."""
     I, II, III, aVR, aVL, aVF = sig[:6]
     checks = [(II, I + III), (-aVR, (I + II) / 2), (aVL, I - II / 2), (aVF, II - I / 2), (aVL, (I - III) / 2),
               (aVF, (II + III) / 2), (aVR, -(aVL + aVF))]
-    res = [r for a, b in checks if (r := _residual(a, b)) is not None]
+    return [r for a, b in checks if (r := _residual(a, b)) is not None]
+
+
+def lead_identity_residual(sig: np.ndarray) -> float:
+    """Mean residual of Einthoven's and Goldberger's limb-lead identities where the leads overlap in time
+    (lower = more consistent; 1.0, no evidence, where none can be checked)."""
+    res = identity_checks(sig)
     return float(np.mean(res)) if res else 1.0
 
 
@@ -235,6 +247,69 @@ def register_columns(layout: Layout, seg_sigs: list[np.ndarray | None], fs: floa
     return layout, "consecutive"
 
 
+def beat_templates(y: np.ndarray, px_per_s: float, parts: list[tuple[int, int]], before_s: float = 0.25,
+                   after_s: float = 0.35) -> list[np.ndarray | None]:
+    """Median beat of each part ``[a, b)`` (column indices) of one row's trace ``y`` (px per column, NaN where
+    not read). Beats are found once on the whole row (peaks of its slope energy, ≥ 0.3 s apart), so parts of one
+    lead give templates aligned alike; a part holding no whole beat gets None."""
+    from scipy.ndimage import uniform_filter1d
+    from scipy.signal import find_peaks
+
+    ok = np.isfinite(y)
+    if ok.sum() < 0.5 * len(y):
+        return [None] * len(parts)
+    yy = np.where(ok, y - np.median(y[ok]), 0.0)
+    d = np.abs(np.diff(yy, prepend=yy[0]))
+    d[~ok] = 0.0
+    env = uniform_filter1d(d, max(3, int(0.06 * px_per_s)))
+    top = np.percentile(env, 99)
+    if top <= 0:
+        return [None] * len(parts)
+    peaks, _ = find_peaks(env, distance=max(1, int(0.3 * px_per_s)), height=0.35 * top)
+    a0, a1 = int(before_s * px_per_s), int(after_s * px_per_s)
+    out: list[np.ndarray | None] = []
+    for a, b in parts:
+        beats = [yy[p - a0:p + a1] for p in peaks if p - a0 >= a and p + a1 <= b]
+        out.append(np.median(beats, axis=0) if beats else None)
+    return out
+
+
+def row_sameness(rows: list[RowTrace], px_per_s: float, splits: tuple[int, ...] = (2, 4)) -> list[dict[int, float]]:
+    """For each row and each k in ``splits``: the mean correlation of the median beats of its k equal parts,
+    neighbour with neighbour (near 1: one lead all along; low or negative: different leads); NaN where a part
+    holds no whole beat."""
+    out = []
+    for r in rows:
+        n = len(r.y)
+        row: dict[int, float] = {}
+        for k in splits:
+            edges = np.linspace(0, n, k + 1).astype(int)
+            t = beat_templates(r.y, px_per_s, list(zip(edges[:-1], edges[1:])))
+            cs = [float(np.corrcoef(t[i], t[i + 1])[0, 1]) for i in range(k - 1)
+                  if t[i] is not None and t[i + 1] is not None and t[i].std() > 0 and t[i + 1].std() > 0]
+            row[k] = float(np.mean(cs)) if cs else float("nan")
+        out.append(row)
+    return out
+
+
+def structure_cost(layout: Layout, sameness: list[dict[int, float]], low: float = 0.5, high: float = 0.9) -> float:
+    """How badly ``layout``'s rows disagree with what the page shows (0–1, mean over rows with evidence): a row
+    the layout prints as one lead should show the same beat in its two halves, a row of k columns different
+    beats in its k parts. Beat correlation ``high`` or more counts as the same lead, ``low`` or less as
+    different, linear between."""
+    costs = []
+    for r in range(min(layout.n_rows, len(sameness))):
+        k = sum(1 for s in layout.segments if s.row == r)
+        if k == 0:
+            continue
+        c = sameness[r].get(2 if k == 1 else k, float("nan"))
+        if not np.isfinite(c):
+            continue
+        same = float(np.clip((c - low) / (high - low), 0.0, 1.0))
+        costs.append(1.0 - same if k == 1 else same)
+    return float(np.mean(costs)) if costs else 0.0
+
+
 def strip_residuals(choice: LayoutChoice) -> list[float]:
     """For each rhythm strip of the chosen layout, how well it repeats its lead's column segment (residual, see
     :func:`_residual`; 2.0 where they share too few samples): a real strip repeats it, a stray row does not."""
@@ -245,9 +320,19 @@ def strip_residuals(choice: LayoutChoice) -> list[float]:
 def choose_layout(rows: list[RowTrace], candidates: tuple[str, ...], ppm_x: float, ppm_y: float, speed: float,
                   gain: float, fs: float, n: int, window_s: float) -> LayoutChoice:
     """Assemble the rows under every candidate layout (shown over ``window_s`` seconds) and keep the one whose
-    leads best obey Einthoven's and Goldberger's laws and whose repeated leads agree."""
+    leads best obey Einthoven's and Goldberger's laws, whose repeated leads agree and whose rows show one lead
+    or several as the layout prints them (:func:`structure_cost`, only when the candidates differ in that)."""
     best: LayoutChoice | None = None
     scores: dict[str, float] = {}
+    structure: dict[str, float] = {}
+    shapes = {tuple(sum(1 for s in LAYOUTS[c].segments if s.row == r) for r in range(LAYOUTS[c].n_rows))
+              for c in candidates}
+    sameness = row_sameness(rows, speed * ppm_x, tuple(sorted({max(2, k) for sh in shapes for k in sh}))) \
+        if len(shapes) > 1 else None
+
+    def rank(name: str) -> float:
+        return scores[name] + RARE_LAYOUT_PENALTY.get(name, 0.0) + STRUCTURE_WEIGHT * structure[name]
+
     for cand in candidates:
         lay = LAYOUTS[cand].scaled(window_s)
         timing = "convention"
@@ -257,9 +342,10 @@ def choose_layout(rows: list[RowTrace], candidates: tuple[str, ...], ppm_x: floa
             sig, parts, seg_sigs = _assemble(lay, rows, ppm_x, ppm_y, speed, gain, fs, n)
         res = [lead_identity_residual(sig)] + _duplicate_residual(parts)
         scores[cand] = float(np.mean(res))
-        if best is None or scores[cand] + RARE_LAYOUT_PENALTY.get(cand, 0.0) < \
-                scores[best.name] + RARE_LAYOUT_PENALTY.get(best.name, 0.0):
+        structure[cand] = structure_cost(lay, sameness) if sameness is not None else 0.0
+        if best is None or rank(cand) < rank(best.name):
             best = LayoutChoice(cand, lay, scores, timing, sig, seg_sigs)
     assert best is not None
     best.scores = scores
+    best.structure = structure
     return best

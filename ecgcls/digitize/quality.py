@@ -3,7 +3,9 @@
 Per printed lead, features of the reading itself (no truth needed): share of the printed samples read, how
 rough the trace is (total variation and big steps per second: a path that followed noise, grid or a neighbour
 zig-zags), its amplitude, whether its row had a calibration pulse, the page's lead-identity residual and, where
-the lead was printed twice, how well the copies agree. A linear model maps them to the lead's SNR; it is fitted
+the lead was printed twice, how well the copies agree. A feature that cannot be measured (the identity residual of a
+chest-lead page, which has no limb leads to check: no evidence either way) is left out: such a lead is predicted by
+a sub-model fitted without that feature (``without``, stored with the model). A linear model maps them to the lead's SNR; it is fitted
 on ecgcls's own randomized renders of training-fold records (``python bench/fit_quality.py``), never on
 validation pictures, and stored as JSON beside the weights (``ecgcls/weights/quality_<ink>.json``). Without a
 fitted model a fixed heuristic is used.
@@ -27,6 +29,7 @@ FEATURES = ("coverage", "log_tv", "step_rate", "log_std", "pulse", "identity", "
 WEIGHTS_DIR = Path(__file__).resolve().parents[1] / "weights"
 DEFAULT_MODEL = {"features": list(FEATURES), "intercept": 4.0,
                  "coef": [14.0, -1.0, -0.4, 0.0, 1.0, -6.0, -4.0, 0.0, -4.0, -2.0],
+                 "feature_means": [0.9, 1.5, 0.5, -1.5, 0.8, 0.3, 0.2, 0.2, 0.1, 0.5],
                  "drop_db": -5.0, "uncertain_db": 6.0, "fitted": False}
 
 
@@ -46,11 +49,12 @@ def load_quality_model(method: str = "classic") -> dict:
 def lead_features(choice: LayoutChoice, traces: list[RowTrace], scale: Scale, fs: float, n: int
                   ) -> dict[str, np.ndarray]:
     """Feature vector (len(FEATURES),) per printed lead, from the chosen layout's segments."""
-    from ecgcls.digitize.layout import _residual
+    from ecgcls.digitize.layout import _residual, identity_checks
 
     lay = choice.layout
     cov = lay.coverage(fs, n)
-    identity = float(np.clip(choice.scores.get(choice.name, 1.0), 0, 2))
+    identity = float(np.clip(choice.scores.get(choice.name, 1.0), 0, 2)) if identity_checks(choice.signal) \
+        else float("nan")  # no limb leads to check: unknown, not bad
     out = {}
     for i, lead in enumerate(LEADS):
         if not cov[i].any():
@@ -80,9 +84,19 @@ def lead_features(choice: LayoutChoice, traces: list[RowTrace], scale: Scale, fs
 
 
 def predict_lead_snr(features: dict[str, np.ndarray], model: dict) -> dict[str, float]:
-    """Predicted SNR (dB) per lead from its features."""
-    coef, b = np.asarray(model["coef"], float), float(model["intercept"])
-    return {lead: float(np.clip(b + f @ coef, -20.0, 40.0)) for lead, f in features.items()}
+    """Predicted SNR (dB) per lead from its features. A lead missing a feature (NaN) is predicted by the model's
+    sub-model fitted without it (``model["without"][name]``) where there is one, else that feature takes the
+    model's ``feature_means``."""
+    means = np.asarray(model.get("feature_means", DEFAULT_MODEL["feature_means"]), float)
+    out = {}
+    for lead, f in features.items():
+        f = np.asarray(f, float)
+        m = model
+        for j in np.flatnonzero(~np.isfinite(f)):
+            m = model.get("without", {}).get(FEATURES[j], m)
+        coef, b = np.asarray(m["coef"], float), float(m["intercept"])
+        out[lead] = float(np.clip(b + np.where(np.isfinite(f), f, means) @ coef, -20.0, 40.0))
+    return out
 
 
 def assess(choice: LayoutChoice, traces: list[RowTrace], scale: Scale, fs: float, n: int,

@@ -96,7 +96,8 @@ class Pulses:
 class LayoutChoice:
     """The layout read from the page: table name, the layout itself (rhythm leads and column timing applied),
     its lead-identity residual per candidate, 'consecutive'/'simultaneous'/'convention' column timing, the
-    assembled (12, n) signal and each printed segment's signal."""
+    assembled (12, n) signal, each printed segment's signal and the row-structure cost per candidate
+    (:func:`~ecgcls.digitize.layout.structure_cost`; 0 when the candidates share their row structure)."""
 
     name: str
     layout: Layout
@@ -104,6 +105,7 @@ class LayoutChoice:
     timing: str
     signal: np.ndarray
     segments: list = field(repr=False, default_factory=list)
+    structure: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass
