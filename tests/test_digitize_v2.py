@@ -176,6 +176,24 @@ def test_quality_ranks_readings_and_flags_bad_pages(sig):
             assert bad.lead_quality[lead] <= 0.25
 
 
+def test_a_lead_missing_a_feature_is_predicted_without_it():
+    from ecgcls.digitize.quality import FEATURES, load_quality_model, predict_lead_snr
+
+    model = load_quality_model("classic")
+    k = FEATURES.index("identity")
+    f = np.asarray(model["feature_means"], float)
+    with_id, without = f.copy(), f.copy()
+    without[k] = np.nan  # a chest-lead page: no limb leads to check the identities on
+    sub = model["without"]["identity"]
+    assert sub["coef"][k] == 0.0
+    pred = predict_lead_snr({"V2": with_id, "V3": without}, model)
+    assert pred["V2"] == pytest.approx(model["intercept"] + f @ np.asarray(model["coef"]))
+    assert pred["V3"] == pytest.approx(sub["intercept"] + np.nan_to_num(without) @ np.asarray(sub["coef"]))
+    # without a sub-model for it, a missing feature takes the training mean
+    bare = {k2: v for k2, v in model.items() if k2 != "without"}
+    assert predict_lead_snr({"V3": without}, bare)["V3"] == pytest.approx(pred["V2"])
+
+
 def test_layout_table_helpers():
     lay = get_layout("6x2+II")
     assert lay.rhythm_rows == (6,)
