@@ -15,7 +15,9 @@ from ecgcls.geometry import LAYOUTS, Layout
 #: Layouts that share their geometry with a common one (Cabrera = 3×4 in another lead order) are chosen only
 #: when their lead-identity residual is clearly lower (by this much): thin, poorly read real traces leave
 #: both residuals near 1 (no evidence), and then the common layout is the better guess. Pages of one lead
-#: group (limb6 / chest6) need the same clear evidence against the two-column layouts with six rows.
+#: group (limb6 / chest6) are told from the six-row grids by their rows' structure (:data:`STRUCTURE_WEIGHT`);
+#: between the two, limb6 must show its limb-lead laws (residual below ~0.7, where a chest-lead page read as limb
+#: leads scores 1.0–1.1 and chest6, with nothing to check, 1.0).
 RARE_LAYOUT_PENALTY = {"cabrera": 0.2, "cabrera+II": 0.2, "limb6": 0.6, "chest6": 0.3}
 
 #: Weight of the row-structure cost (:func:`structure_cost`, 0–1) in the choice between layouts: a row whose
@@ -275,16 +277,17 @@ def beat_templates(y: np.ndarray, px_per_s: float, parts: list[tuple[int, int]],
 
 
 def row_sameness(rows: list[RowTrace], px_per_s: float, splits: tuple[int, ...] = (2, 4)) -> list[dict[int, float]]:
-    """For each row and each k in ``splits``: the mean correlation of the median beats of its k equal parts,
-    neighbour with neighbour (near 1: one lead all along; low or negative: different leads); NaN where a part
-    holds no whole beat."""
+    """For each row and each k in ``splits``: the mean correlation of the median beats of its k equal parts
+    (of the row's traced extent, ``x_start`` to ``x_end``), neighbour with neighbour (near 1: one lead all along;
+    low or negative: different leads); NaN where a part holds no whole beat."""
     out = []
     for r in rows:
-        n = len(r.y)
+        i0 = max(0, int(round(r.x_start - r.x[0]))) if len(r.x) else 0
+        y = r.y[i0:max(i0, int(round(r.x_end - r.x[0])) + 1)] if len(r.x) else r.y
         row: dict[int, float] = {}
         for k in splits:
-            edges = np.linspace(0, n, k + 1).astype(int)
-            t = beat_templates(r.y, px_per_s, list(zip(edges[:-1], edges[1:])))
+            edges = np.linspace(0, len(y), k + 1).astype(int)
+            t = beat_templates(y, px_per_s, list(zip(edges[:-1], edges[1:])))
             cs = [float(np.corrcoef(t[i], t[i + 1])[0, 1]) for i in range(k - 1)
                   if t[i] is not None and t[i + 1] is not None and t[i].std() > 0 and t[i + 1].std() > 0]
             row[k] = float(np.mean(cs)) if cs else float("nan")
