@@ -116,13 +116,10 @@ def main() -> None:
     # a lead whose page has no limb leads has no identity residual: its SNR is predicted by a model fitted
     # without that feature (what the other features say), not from an imputed average page's residual
     k = FEATURES.index("identity")
-    keep = [j for j in range(len(FEATURES)) if j != k]
-    c_wo, b_wo = _ridge(X[:, keep], y, args.ridge)
-    without = {"identity": {"intercept": b_wo, "coef": [float(c_wo[keep.index(j)]) if j != k else 0.0
-                                                        for j in range(len(FEATURES))]}}
-
-    fitted = {"intercept": intercept, "coef": [float(c) for c in coef], "feature_means": means.tolist(),
-              "without": without}
+    c_wo, b_wo = _ridge(np.delete(X, k, axis=1), y, args.ridge)
+    fitted = {"intercept": intercept, "coef": [float(c) for c in coef],
+              "feature_means": [round(float(m), 4) for m in means],
+              "without": {"identity": {"intercept": b_wo, "coef": np.insert(c_wo, k, 0.0).tolist()}}}
 
     def pred_rows(pages):
         return [np.array(list(predict_lead_snr({i: np.asarray(f, float) for i, (f, _) in enumerate(p["rows"])},
@@ -146,8 +143,7 @@ def main() -> None:
                "val_uncertain_pages_true_snr_mean": round(float(page_true[page_pred < uncertain_db].mean()), 2)
                if (page_pred < uncertain_db).any() else None,
                "val_ok_pages_true_snr_mean": round(float(page_true[page_pred >= uncertain_db].mean()), 2)}
-    model = {"features": list(FEATURES), "intercept": intercept, "coef": [float(c) for c in coef],
-             "feature_means": [round(float(m), 4) for m in means], "without": without,
+    model = {"features": list(FEATURES), **fitted,
              "drop_db": round(drop_db, 2), "uncertain_db": round(uncertain_db, 2), "fitted": True, "ink": args.ink,
              "fit": {"command": " ".join(["python bench/fit_quality.py"] + sys.argv[1:]), "train_folds": [10],
                      "val_folds": [8, 9], "kinds": KINDS, **metrics}}

@@ -102,6 +102,11 @@ class Layout:
     def leads_present(self) -> set[str]:
         return {s.lead for s in self.segments}
 
+    @property
+    def columns_per_row(self) -> tuple[int, ...]:
+        """How many segments each row prints (1: one lead along the whole row, e.g. a rhythm strip)."""
+        return tuple(sum(1 for s in self.segments if s.row == r) for r in range(self.n_rows))
+
     def coverage(self, fs: float, n_samples: int) -> np.ndarray:
         """Boolean (12, n_samples): which samples of each lead the layout prints."""
         cov = np.zeros((len(LEADS), n_samples), bool)

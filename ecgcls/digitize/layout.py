@@ -282,8 +282,8 @@ def row_sameness(rows: list[RowTrace], px_per_s: float, splits: tuple[int, ...] 
     low or negative: different leads); NaN where a part holds no whole beat."""
     out = []
     for r in rows:
-        i0 = max(0, int(round(r.x_start - r.x[0]))) if len(r.x) else 0
-        y = r.y[i0:max(i0, int(round(r.x_end - r.x[0])) + 1)] if len(r.x) else r.y
+        i0 = max(0, int(round(r.x_start - r.x[0])))
+        y = r.y[i0:max(i0, int(round(r.x_end - r.x[0])) + 1)]
         row: dict[int, float] = {}
         for k in splits:
             edges = np.linspace(0, len(y), k + 1).astype(int)
@@ -301,8 +301,7 @@ def structure_cost(layout: Layout, sameness: list[dict[int, float]], low: float 
     beats in its k parts. Beat correlation ``high`` or more counts as the same lead, ``low`` or less as
     different, linear between."""
     costs = []
-    for r in range(min(layout.n_rows, len(sameness))):
-        k = sum(1 for s in layout.segments if s.row == r)
+    for r, k in enumerate(layout.columns_per_row[:len(sameness)]):
         if k == 0:
             continue
         c = sameness[r].get(2 if k == 1 else k, float("nan"))
@@ -328,8 +327,7 @@ def choose_layout(rows: list[RowTrace], candidates: tuple[str, ...], ppm_x: floa
     best: LayoutChoice | None = None
     scores: dict[str, float] = {}
     structure: dict[str, float] = {}
-    shapes = {tuple(sum(1 for s in LAYOUTS[c].segments if s.row == r) for r in range(LAYOUTS[c].n_rows))
-              for c in candidates}
+    shapes = {LAYOUTS[c].columns_per_row for c in candidates}
     sameness = row_sameness(rows, speed * ppm_x, tuple(sorted({max(2, k) for sh in shapes for k in sh}))) \
         if len(shapes) > 1 else None
 
