@@ -80,6 +80,10 @@ def test_card_from_run_uses_the_runs_metadata():
     card = card_from_run(metrics, ["experiment=rhythm_foreign"])
     assert card["command"] == "python train.py experiment=rhythm_foreign" and "split_ids" not in card["data"]
     assert "321 records of ptbxl" in card["limits"] and "0.912 on 41 records" in card["limits"]
+    assert "init_from" not in card and "pictures" not in card
+    cfg = {"init_from": "pic2dx", "data": {"images": {"preprocess": "trace", "renderer": "mixed"}}}
+    card = card_from_run(metrics, ["experiment=pic2dx_trace"], config=cfg)
+    assert card["init_from"] == "pic2dx" and card["pictures"] == {"preprocess": "trace", "renderer": "mixed"}
 
 
 def test_temperature_and_ece():

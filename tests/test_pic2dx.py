@@ -61,6 +61,32 @@ def test_ink_preprocessing_fades_coloured_grid_and_shadow_keeps_trace():
         preprocess(img.astype(np.float32), (100, 200))
 
 
+def test_trace_preprocessing_keeps_the_trace_and_drops_grid_texture_and_text():
+    """A randomized page (other conventions, artifacts): the "trace" picture (the bundled trace network's ink
+    probability) puts its brightness on the trace and little elsewhere — far less off the trace than "ink"."""
+    import cv2
+
+    from ecgcls.render import RenderConfig, render
+    from ecgcls.render.artifacts import apply_artifacts
+
+    t = np.arange(5000) / 500.0
+    beat = np.exp(-(((t % 0.8) - 0.4) / 0.012) ** 2) - 0.2 * np.exp(-(((t % 0.8) - 0.6) / 0.05) ** 2)
+    sig = np.stack([beat * (0.6 + 0.05 * k) for k in range(12)]).astype(np.float32)  # (12, T) in mV
+    rng = np.random.default_rng(5)
+    page = render(sig, 500, RenderConfig(layout="3x4+II", dpi=100.0), rng=rng)
+    page = apply_artifacts(page, ["wrinkle", "stain", "temperature"], rng)
+    size = (224, 288)
+    on = fit_resize(cv2.dilate(page.trace_mask().astype(np.uint8), np.ones((5, 5), np.uint8)) * 255, size) > 0
+    share = {}
+    for method in ("ink", "trace"):
+        out = preprocess(page.image, size, method).astype(np.float64)
+        assert out.shape == size and out[on].mean() > 40  # the trace is there
+        share[method] = out[~on].sum() / out.sum()  # brightness off the trace
+    assert share["trace"] < 0.3 and share["trace"] < 0.5 * share["ink"], share
+    gray = preprocess(cv2.cvtColor(page.image, cv2.COLOR_RGB2GRAY), size, "trace")  # grayscale input works too
+    assert gray.shape == size and gray.dtype == np.uint8
+
+
 def test_local_pretrained_weights_load_without_network(tmp_path, monkeypatch):
     """ImageNet-style weights from a local file: the RGB stem is summed into the 1-channel stem, the rest is
     copied, the 1000-class head is replaced; a missing file is a clear error (never a download)."""

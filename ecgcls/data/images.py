@@ -9,6 +9,10 @@ aspect ratio and padded to ``size`` (H, W), uint8. :func:`to_tensor` turns it in
   channel (:func:`ecgcls.digitize.grid.darkness`), so coloured grid lines, shadows and uneven light fade and
   the ink stays; area-resized, then the same x2 gain as the trace masks, so pictures look like the stage-1
   masks the curriculum starts from.
+- ``"trace"``: the trace network's ink probability (:func:`ecgcls.digitize.segment.trace_probability`, the
+  bundled ``traceseg`` weights), area-resized and boosted like the masks: grid, paper texture, creases, text
+  and colour casts are gone before the classifier sees the page, so pictures from other generators and
+  scanners look like the renderer's (and like the stage-1 masks). Costs one trace-network pass per picture.
 - ``"gray"``: plain luminance, inverted (the first bundles were trained on it; kept so they load unchanged).
 """
 from __future__ import annotations
@@ -24,7 +28,7 @@ from ecgcls.data.pagestore import build_store, check_renderer, draw_config, open
 from ecgcls.data.ptbxl import find_root
 
 MEAN, STD = 0.08, 0.2  # of inverted pictures (mostly dark paper, bright ink)
-PREPROCESS_METHODS = ("ink", "gray")
+PREPROCESS_METHODS = ("ink", "trace", "gray")
 INK_GAIN = 2.0  # thin strokes fade when area-resized: the same boost for pictures ("ink") and trace masks
 
 
@@ -48,14 +52,20 @@ def _boost(x: np.ndarray, gain: float | None = None) -> np.ndarray:
 def preprocess(image: np.ndarray, size: tuple[int, int] = (208, 272), method: str = "ink",
                gain: float | None = None) -> np.ndarray:
     """RGB (H, W, 3) or grayscale (H, W) uint8 picture → uint8 ``size`` (H, W) with the ink bright on black;
-    the same function at train and predict time. ``method``: ``"ink"`` or ``"gray"`` (module docstring);
-    ``gain``: the ink boost of ``"ink"`` (default :data:`INK_GAIN`; a bundle records the one it was trained with)."""
+    the same function at train and predict time. ``method``: ``"ink"``, ``"trace"`` or ``"gray"`` (module
+    docstring); ``gain``: the boost of ``"ink"``/``"trace"`` (default :data:`INK_GAIN`; a bundle records the one
+    it was trained with)."""
     if image.dtype != np.uint8 or image.ndim not in (2, 3) or (image.ndim == 3 and image.shape[2] != 3):
         raise ValueError(f"preprocess expects a uint8 (H, W) or (H, W, 3) picture, got {image.dtype} {image.shape}")
     if method == "ink":
         from ecgcls.digitize.grid import darkness
 
         return _boost(fit_resize((darkness(image) * 255.0).astype(np.uint8), size), gain)
+    if method == "trace":
+        from ecgcls.digitize.segment import trace_probability
+
+        rgb = image if image.ndim == 3 else cv2.cvtColor(image, cv2.COLOR_GRAY2RGB)
+        return _boost(fit_resize((trace_probability(rgb)[0] * 255.0).astype(np.uint8), size), gain)
     if method == "gray":
         gray = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY) if image.ndim == 3 else image
         return fit_resize(255 - gray, size)

@@ -40,16 +40,23 @@ def _picture_defaults() -> dict:
     return {"mean": MEAN, "std": STD, "ink_gain": INK_GAIN}
 
 
-def card_from_run(metrics: dict, overrides: list[str] | None = None, note: str = "") -> dict:
-    """A model card from a training run's ``metrics.json`` (and its Hydra overrides): the command, the data
-    actually used (label set, folds, split sizes), the seed, held-out metrics, and limits written from those
-    facts — never a fixed sentence."""
+def card_from_run(metrics: dict, overrides: list[str] | None = None, note: str = "", config: dict | None = None
+                  ) -> dict:
+    """A model card from a training run's ``metrics.json`` (and its Hydra overrides and composed ``config``): the
+    command, the data actually used (label set, folds, split sizes; how pictures were drawn and prepared), the
+    weights it started from, the seed, held-out metrics, and limits written from those facts — never a fixed
+    sentence."""
     card: dict = {k: metrics[k] for k in ("seed", "model", "masking", "data", "test", "layouts", "fit_seconds",
                                           "ablation_macro_auroc", "per_layout", "curriculum", "tags") if k in metrics}
     if isinstance(card.get("data"), dict):
         card["data"] = {k: v for k, v in card["data"].items() if k != "split_ids"}
     if overrides is not None:
         card["command"] = " ".join(["python train.py", *overrides])
+    if (config or {}).get("init_from"):
+        card["init_from"] = str(config["init_from"])
+    images = ((config or {}).get("data") or {}).get("images")
+    if images:
+        card["pictures"] = dict(images)
     if note:
         card["note"] = note
     card["limits"] = limits_text(card)
@@ -258,7 +265,8 @@ def _run_card(run: str | Path, note: str) -> dict:
     metrics = json.loads((run / "metrics.json").read_text())
     ov = run / ".hydra" / "overrides.yaml"
     overrides = yaml.safe_load(ov.read_text()) if ov.is_file() else None
-    return card_from_run(metrics, overrides, note)
+    cfg = run / ".hydra" / "config.yaml"
+    return card_from_run(metrics, overrides, note, yaml.safe_load(cfg.read_text()) if cfg.is_file() else None)
 
 
 def _run_picture(run: str | Path) -> dict | None:
