@@ -56,7 +56,10 @@ def draw_config(rng: np.random.Generator, renderer: str, dpi_range: Sequence[flo
 def _one_thread() -> None:
     import torch
 
-    torch.set_num_threads(1)  # one page per process: the cores are shared out by processes
+    torch.set_num_threads(1)  # one page per process: the cores are shared out by processes (OpenCV's too)
+    import cv2
+
+    cv2.setNumThreads(1)
 
 
 def worker_pool(workers: int | None = None) -> ProcessPoolExecutor:
