@@ -39,9 +39,11 @@ def main() -> None:
     nets = {"bundled": load_bundle(args.bundled), "candidate": load_bundle(args.candidate)}
     picture = nets["bundled"].input == "picture"
     modules: dict = {}
+    inputs: dict = {}
 
-    def datamodule(net):
-        """The experiment's data; a picture bundle gets the same pages prepared its own way (size, method)."""
+    def data(net, split: str, source: str) -> tuple[torch.Tensor, np.ndarray]:
+        """(x, y) of the experiment's ``split``; a picture bundle gets the same pages prepared its own way (size,
+        method). Built once per preparation and read once per split."""
         extra = []
         if picture:
             h, w = net.image_size
@@ -56,7 +58,13 @@ def main() -> None:
                 dm.train_transform = dm.eval_transform = hydra.utils.instantiate(cfg.masking)
             dm.setup("fit")
             modules[key] = dm
-        return modules[key]
+        if (key, split, source) not in inputs:
+            dm = modules[key]
+            ds = dm.dataset(split) if picture else dm.dataset(split, source=source)
+            items = [ds[i] for i in range(len(ds))]
+            inputs[key, split, source] = (torch.stack([torch.as_tensor(a) for a, _ in items]),
+                                          np.stack([np.asarray(b) for _, b in items]))
+        return inputs[key, split, source]
 
     res: dict = {"experiment": args.experiment, "bundled": args.bundled, "candidate": args.candidate,
                  "preprocess": {k: n.preprocess for k, n in nets.items()} if picture else None, "macro_auroc": {}}
@@ -64,11 +72,8 @@ def main() -> None:
         for source in (("picture",) if picture else ("mixed", "digitized")):
             probs, ys = {}, []
             for name, net in nets.items():
-                dm = datamodule(net)
-                ds = dm.dataset(split) if picture else dm.dataset(split, source=source)
-                items = [ds[i] for i in range(len(ds))]
-                x = torch.stack([torch.as_tensor(a) for a, _ in items])
-                ys.append(np.stack([np.asarray(b) for _, b in items]))
+                x, y = data(net, split, source)
+                ys.append(y)
                 probs[name] = np.asarray(batched(net, x))
             if not all(np.array_equal(ys[0], y) for y in ys):
                 raise RuntimeError("the two bundles were given different records")

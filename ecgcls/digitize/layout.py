@@ -38,20 +38,14 @@ def _residual(a: np.ndarray, b: np.ndarray, min_overlap: int = 50) -> float | No
     return float(np.sqrt(np.mean((aa - bb) ** 2)) / scale)
 
 
-def identity_checks(sig: np.ndarray) -> list[float]:
-    """Residual of each of Einthoven's and Goldberger's limb-lead identities that ``sig`` (12, n) can be checked
-    on (the leads overlap in time); empty for a page without limb leads."""
+def lead_identity_residual(sig: np.ndarray) -> float:
+    """Mean residual of Einthoven's and Goldberger's limb-lead identities where the leads overlap in time
+    (lower = more consistent); NaN where none can be checked (a page without limb leads: no evidence)."""
     I, II, III, aVR, aVL, aVF = sig[:6]
     checks = [(II, I + III), (-aVR, (I + II) / 2), (aVL, I - II / 2), (aVF, II - I / 2), (aVL, (I - III) / 2),
               (aVF, (II + III) / 2), (aVR, -(aVL + aVF))]
-    return [r for a, b in checks if (r := _residual(a, b)) is not None]
-
-
-def lead_identity_residual(sig: np.ndarray) -> float:
-    """Mean residual of Einthoven's and Goldberger's limb-lead identities where the leads overlap in time
-    (lower = more consistent; 1.0, no evidence, where none can be checked)."""
-    res = identity_checks(sig)
-    return float(np.mean(res)) if res else 1.0
+    res = [r for a, b in checks if (r := _residual(a, b)) is not None]
+    return float(np.mean(res)) if res else float("nan")
 
 
 def _duplicate_residual(parts: dict[int, list[np.ndarray]]) -> list[float]:
@@ -326,6 +320,7 @@ def choose_layout(rows: list[RowTrace], candidates: tuple[str, ...], ppm_x: floa
     or several as the layout prints them (:func:`structure_cost`, only when the candidates differ in that)."""
     best: LayoutChoice | None = None
     scores: dict[str, float] = {}
+    identity: dict[str, float] = {}
     structure: dict[str, float] = {}
     shapes = {LAYOUTS[c].columns_per_row for c in candidates}
     sameness = row_sameness(rows, speed * ppm_x, tuple(sorted({max(2, k) for sh in shapes for k in sh}))) \
@@ -341,12 +336,15 @@ def choose_layout(rows: list[RowTrace], candidates: tuple[str, ...], ppm_x: floa
         if lay.rhythm_rows:  # read what the strips show and when the columns were recorded, then re-assemble
             lay, timing = register_columns(identify_rhythm_leads(lay, seg_sigs), seg_sigs, fs)
             sig, parts, seg_sigs = _assemble(lay, rows, ppm_x, ppm_y, speed, gain, fs, n)
-        res = [lead_identity_residual(sig)] + _duplicate_residual(parts)
+        identity[cand] = lead_identity_residual(sig)
+        # nothing to check counts as no evidence (1.0) in the ranking
+        res = [identity[cand] if np.isfinite(identity[cand]) else 1.0] + _duplicate_residual(parts)
         scores[cand] = float(np.mean(res))
         structure[cand] = structure_cost(lay, sameness) if sameness is not None else 0.0
         if best is None or rank(cand) < rank(best.name):
             best = LayoutChoice(cand, lay, scores, timing, sig, seg_sigs)
     assert best is not None
     best.scores = scores
+    best.identity = identity
     best.structure = structure
     return best

@@ -49,12 +49,12 @@ def load_quality_model(method: str = "classic") -> dict:
 def lead_features(choice: LayoutChoice, traces: list[RowTrace], scale: Scale, fs: float, n: int
                   ) -> dict[str, np.ndarray]:
     """Feature vector (len(FEATURES),) per printed lead, from the chosen layout's segments."""
-    from ecgcls.digitize.layout import _residual, identity_checks
+    from ecgcls.digitize.layout import _residual
 
     lay = choice.layout
     cov = lay.coverage(fs, n)
-    identity = float(np.clip(choice.scores.get(choice.name, 1.0), 0, 2)) if identity_checks(choice.signal) \
-        else float("nan")  # no limb leads to check: unknown, not bad
+    identity = float(np.clip(choice.scores.get(choice.name, 1.0), 0, 2)) \
+        if np.isfinite(choice.identity.get(choice.name, np.nan)) else float("nan")  # no limb leads: unknown, not bad
     out = {}
     for i, lead in enumerate(LEADS):
         if not cov[i].any():

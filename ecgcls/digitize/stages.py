@@ -95,9 +95,10 @@ class Pulses:
 @dataclass
 class LayoutChoice:
     """The layout read from the page: table name, the layout itself (rhythm leads and column timing applied),
-    its lead-identity residual per candidate, 'consecutive'/'simultaneous'/'convention' column timing, the
-    assembled (12, n) signal, each printed segment's signal and the row-structure cost per candidate
-    (:func:`~ecgcls.digitize.layout.structure_cost`; 0 when the candidates share their row structure)."""
+    its score per candidate (lead-identity residual and repeated-lead agreement), 'consecutive'/'simultaneous'/
+    'convention' column timing, the assembled (12, n) signal, each printed segment's signal, the lead-identity
+    residual per candidate (NaN where no limb-lead identity could be checked) and the row-structure cost per
+    candidate (:func:`~ecgcls.digitize.layout.structure_cost`; 0 when the candidates share their row structure)."""
 
     name: str
     layout: Layout
@@ -105,6 +106,7 @@ class LayoutChoice:
     timing: str
     signal: np.ndarray
     segments: list = field(repr=False, default_factory=list)
+    identity: dict[str, float] = field(default_factory=dict)
     structure: dict[str, float] = field(default_factory=dict)
 
 
