@@ -42,6 +42,37 @@ def test_gradcam_on_the_ensemble():
     assert cam.shape == prepared.shape and cam.min() >= 0 and cam.max() == pytest.approx(1.0)
 
 
+def test_gradcam_while_another_thread_predicts_with_the_same_bundle():
+    """The web service answers pages in several threads with one loaded bundle: Grad-CAM in one thread must neither
+    fail on nor disturb the other thread's forward passes (hooks on the shared model would catch them)."""
+    import threading
+
+    from ecgcls.render import RenderConfig, render
+
+    b = load_bundle("pic2dx")
+    page = render(synthetic_ecg(1), 500, RenderConfig(layout="3x4+II"), rng=2)
+    x = b.picture_tensor(b.prepare_picture(page.image))
+    expected = b(x[None])
+    alone = gradcam(b, x, 1)
+    stop, seen = threading.Event(), []
+
+    def predict():
+        while not stop.is_set():
+            seen.append(torch.allclose(b(x[None]), expected, atol=1e-6))
+
+    th = threading.Thread(target=predict)
+    th.start()
+    try:
+        cams = [gradcam(b, x, 1) for _ in range(3)]
+    finally:
+        stop.set()
+        th.join()
+    assert seen and all(seen)
+    for cam in cams:
+        np.testing.assert_allclose(cam, alone, atol=1e-5)
+    assert not any(m._forward_hooks for m in b.net.modules())
+
+
 def test_windows_drawn_where_the_lead_was_printed():
     """One window of evidence on V2 (2nd column of a 3x4 page, 5.0–5.25 s) is shaded there and nowhere else."""
     placement = [{"lead": "V2", "row": 1, "t0": 5.0, "t1": 7.5, "x0": 500.0, "px_per_s": 100.0, "y_zero": 200.0,

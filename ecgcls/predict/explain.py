@@ -12,6 +12,8 @@ Pure functions on arrays; coordinates in picture px, times in s.
 """
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 import torch
 from torch import nn
@@ -88,7 +90,8 @@ def _conv_layers(member: nn.Module, x: torch.Tensor) -> nn.Module:
 
 def gradcam(bundle, x: torch.Tensor, target: int) -> np.ndarray:
     """Grad-CAM of class ``target`` for one picture tensor ``x`` (1, H, W) of a bundled picture model →
-    (H, W) float32 in [0, 1] (ReLU'd, upsampled bilinearly, averaged over ensemble members, max-normalised)."""
+    (H, W) float32 in [0, 1] (ReLU'd, upsampled bilinearly, averaged over ensemble members, max-normalised).
+    Thread-safe: works on a copy of each member, so concurrent predictions with the same bundle are untouched."""
     from captum.attr import LayerAttribution, LayerGradCam
 
     if bundle.input != "picture":
@@ -96,7 +99,10 @@ def gradcam(bundle, x: torch.Tensor, target: int) -> np.ndarray:
     xb = x[None].float()
     members = list(getattr(bundle.net, "members", [bundle.net]))
     maps = []
-    for m in members:
+    for shared in members:
+        # captum hooks the layer; a hook on the shared module would also fire on (and record) forwards that
+        # other threads run meanwhile (the web service answers several pages at once), so hook a private copy
+        m = copy.deepcopy(shared)
         layer = _conv_layers(m, xb)
         cam = LayerGradCam(m, layer).attribute(xb, target=int(target), relu_attributions=True)
         maps.append(LayerAttribution.interpolate(cam, tuple(xb.shape[-2:]), "bilinear")[0, 0].detach())
