@@ -83,6 +83,22 @@ def test_columns_and_bad_inputs(tmp_path, good_png):
     assert summary["ok"] == 1 and summary["error"] == len(expected)
 
 
+def test_worker_processes_write_what_one_process_writes(tmp_path, good_png):
+    """The worker-pool stream (files read in other processes while this one classifies) writes the same rows in
+    the same order as reading every file here, errors included, across several classification batches."""
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for i in range(3):
+        Image.open(good_png).save(folder / f"p{i}.png")
+    make_bad_inputs(folder, good_png)
+    one, two = tmp_path / "one.csv", tmp_path / "two.csv"
+    s1 = run_predict(str(folder), str(one), workers=1, batch_size=2)
+    s2 = run_predict(str(folder), str(two), workers=2, batch_size=2)
+    assert one.read_text() == two.read_text()
+    assert {k: s1[k] for k in ("ok", "uncertain", "error")} == {k: s2[k] for k in ("ok", "uncertain", "error")}
+    assert s2["ok"] == 3 and s2["error"] >= 3
+
+
 def test_resume_after_interruption_and_no_silent_overwrite(tmp_path, good_png):
     folder = tmp_path / "in"
     folder.mkdir()

@@ -7,6 +7,7 @@ silently: it is resumed, or (``overwrite=True``) moved aside to ``<name>.bak-<ti
 """
 from __future__ import annotations
 
+from collections import deque
 import csv
 import io
 import json
@@ -346,10 +347,21 @@ def run_predict(input: str, output: str, model: str = "cnn1d", batch_size: int =
     try:
         if workers > 1 and len(todo) > 1:
             with worker_pool(workers) as ex:
-                for chunk in _chunks(todo, batch_size):
-                    n = len(chunk)
-                    emit([r for rs in ex.map(read_file, chunk, *([a] * n for a in args)) for r in rs])
-                    bar.update(len(chunk))
+                # a stream, not batches: the workers read the next files while this process classifies and
+                # writes, and no worker waits for the slowest file of a batch; a bounded window keeps memory flat
+                pending: deque = deque()
+                files_left = iter(todo)
+                done: list[PageResult] = []
+                while True:
+                    while len(pending) < 4 * workers and (f := next(files_left, None)) is not None:
+                        pending.append(ex.submit(read_file, f, *args))
+                    if not pending:
+                        break
+                    done += pending.popleft().result()
+                    bar.update(1)
+                    if len(done) >= batch_size or not pending:
+                        emit(done)
+                        done = []
         else:
             for chunk in _chunks(todo, batch_size):
                 emit([r for f in chunk for r in pred.read(f)])
