@@ -3,10 +3,13 @@ spread over layouts, coverage (pages that got an answer), ECE, and AFIB AUROC.
 
     python bench/eval_pictures.py --source eik                      # ecg-image-kit pages: MEASURE ONLY
     python bench/eval_pictures.py --source render --n 100 [--layouts 3x4+II 6x2 12x1 cabrera] [--artifacts clean photo]
+    python bench/eval_pictures.py --source render --records afib --n 40    # every AFIB record of the test folds
 
 ``--source eik`` reads ``../shared/data/eik-validation`` (pages of the pack's test records drawn by another
 generator). It is for measuring generalisation only: nothing may be trained or tuned on it.
-``--source render`` draws test-fold records (strat_fold 1-7) with ecgcls's renderer into bench/out/pictures/.
+``--source render`` draws test-fold records (strat_fold 1-7) with ecgcls's renderer into bench/out/pictures/:
+the first N (``--records first``), or every record with AFIB and then the first others up to N (``--records
+afib``, into bench/out/pictures_afib/: the first test records hold almost no AFIB, so AFIB AUROC needs them).
 
 One ``run_predict(model=both, rhythm=...)`` pass per set gives PatchECG (its signal path), Pic2Diagnosis (its
 picture path), ``both`` (the quality-weighted combination) and the rhythm bundle's p_AFIB on identical pages;
@@ -16,7 +19,8 @@ the pages it answered.
 Reference rows (no picture is read for them) split a shortfall into "the records are hard" and "the pictures are
 read badly": ``<model>@record`` is the signal bundle on the record's full 12 × 10 s signal, ``<model>@page`` (eik
 only) on the exact samples the page printed (the generator's truth, NaN elsewhere) — what a perfect digitizer
-would give that model. Writes bench/out/<name>.json, <name>.md, <name>_reliability.png, <name>_layouts.png.
+would give that model; ``AFIB@record`` is the rhythm bundle's AFIB AUROC on the full true signals.
+Writes bench/out/<name>.json, <name>.md, <name>_reliability.png, <name>_layouts.png.
 """
 from __future__ import annotations
 
@@ -72,21 +76,27 @@ def score(rows: list[dict], y_super, y_rhythm, classes: list[str]) -> dict:
             if len(vals) > 1:
                 entry["layout_spread"] = round(max(vals) - min(vals), 4)
         res[m] = entry
-    af = [r for r in rows if r.get("afib") is not None and r["ecg_id"] in y_rhythm.index]
-    if af:
-        ya = y_rhythm.loc[[r["ecg_id"] for r in af], "AFIB"].to_numpy(np.float32)
-        pa = np.array([r["afib"] for r in af], np.float32)
-        def auc(k):
-            return round(M.macro_auroc(pa[k, None], ya[k, None]), 4) if 0 < ya[k].sum() < len(k) else None
-
-        res["AFIB"] = {"pages": len(af), "positives": int(ya.sum()), "auroc": auc(np.arange(len(af))),
-                       "layouts": {lay: {"pages": len(k), "positives": int(ya[k].sum()), "auroc": auc(k)}
-                                   for lay in sorted({r["layout"] for r in af})
-                                   for k in [np.array([i for i, r in enumerate(af) if r["layout"] == lay])]}}
+    for key, tag in (("afib", "AFIB"), ("afib@record", "AFIB@record")):
+        afib_auroc(res, rows, y_rhythm, key, tag)
     return res
 
 
-def truth_probs(rows: dict, folder: Path, root: Path, db, source: str) -> None:
+def afib_auroc(res: dict, rows: list[dict], y_rhythm, key: str, tag: str) -> None:
+    """``res[tag]``: AUROC of ``row[key]`` (p_AFIB) overall and per layout, with pages and positives."""
+    af = [r for r in rows if r.get(key) is not None and r["ecg_id"] in y_rhythm.index]
+    if af:
+        ya = y_rhythm.loc[[r["ecg_id"] for r in af], "AFIB"].to_numpy(np.float32)
+        pa = np.array([r[key] for r in af], np.float32)
+        def auc(k):
+            return round(M.macro_auroc(pa[k, None], ya[k, None]), 4) if 0 < ya[k].sum() < len(k) else None
+
+        res[tag] = {"pages": len(af), "positives": int(ya.sum()), "auroc": auc(np.arange(len(af))),
+                       "layouts": {lay: {"pages": len(k), "positives": int(ya[k].sum()), "auroc": auc(k)}
+                                   for lay in sorted({r["layout"] for r in af})
+                                   for k in [np.array([i for i, r in enumerate(af) if r["layout"] == lay])]}}
+
+
+def truth_probs(rows: dict, folder: Path, root: Path, db, source: str, rhythm: str | None = None) -> None:
     """Add the reference rows ``patchecg@record`` / ``cnn1d@record`` (full true signal) and, for eik pages,
     ``@page`` (true samples of what the page printed) to each row's probs (see the module docstring)."""
     import torch
@@ -100,6 +110,11 @@ def truth_probs(rows: dict, folder: Path, root: Path, db, source: str) -> None:
     if source == "eik":
         refs = [load_eik_page(Path(k.split("#")[0]).with_suffix(".json"), root) for k in keys]
         truth["page"] = [(r.ref, r.fs) for r in refs]
+    if rhythm:  # p_AFIB of the rhythm bundle on the full true signal
+        net = load_bundle(rhythm)
+        x = np.stack([resample_nan(sig, fs, net.fs, net.n_samples) for sig, fs in truth["record"]])
+        for k, v in zip(keys, net(torch.from_numpy(x)).numpy()):
+            rows[k]["afib@record"] = float(v[net.classes.index("AFIB")])
     for name in ("patchecg", "cnn1d"):
         net = load_bundle(name)
         for tag, sigs in truth.items():
@@ -146,6 +161,8 @@ def main() -> None:
     ap.add_argument("--eik", default=str(SHARED / "data" / "eik-validation"))
     ap.add_argument("--sets", nargs="+", default=["clean", "distorted", "layouts"])
     ap.add_argument("--n", type=int, default=100, help="render: test records per layout and preset")
+    ap.add_argument("--records", choices=["first", "afib"], default="first",
+                    help="render: the first N test records, or every AFIB record then the first others up to N")
     ap.add_argument("--layouts", nargs="+", default=["3x4+II", "6x2", "12x1", "cabrera"])
     ap.add_argument("--artifacts", nargs="+", default=["clean", "photo"])
     ap.add_argument("--rhythm", default="rhythm", help="rhythm bundle ('' for none)")
@@ -166,14 +183,19 @@ def main() -> None:
     if args.source == "eik":
         sets = {s: Path(args.eik) / s for s in args.sets}
     else:
-        draw_pages([int(i) for i in test_ids[: args.n]], args.layouts, args.artifacts, root, cache, OUT / "pictures",
-                   args.workers)
-        sets = {preset: OUT / "pictures" / preset for preset in args.artifacts}
+        ids = [int(i) for i in test_ids]
+        folder = OUT / "pictures"
+        if args.records == "afib":
+            afib = [i for i in ids if i in y_rhythm.index and y_rhythm.loc[i, "AFIB"] > 0]
+            ids, folder = afib + [i for i in ids if i not in afib], OUT / "pictures_afib"
+        draw_pages(ids[: args.n], args.layouts, args.artifacts, root, cache, folder, args.workers)
+        sets = {preset: folder / preset for preset in args.artifacts}
     work = OUT / name
     work.mkdir(parents=True, exist_ok=True)
     res: dict = {"source": args.source, "models": {}, "sets": {}, "test_folds": list(range(1, 8)),
                  "note": "eik-validation is for measuring only (never trained or tuned on)" if args.source == "eik"
-                 else f"own renders of the first {args.n} test-fold records"}
+                 else f"own renders of the first {args.n} test-fold records" if args.records == "first"
+                 else f"own renders of {args.n} test-fold records: every one with AFIB, then the first others"}
     all_rows: list[dict] = []
     for set_name, folder in sets.items():
         rows = {} if args.truth_only else read_set(folder, work / f"{set_name}_both.csv", classes, args)
@@ -186,16 +208,17 @@ def main() -> None:
         if not args.no_cnn1d and not args.truth_only:
             cnn1d_probs(rows, folder, work / f"{set_name}_cnn1d.csv", classes, args)
         if not args.no_truth:
-            truth_probs(rows, Path(folder), root, db, args.source)
+            truth_probs(rows, Path(folder), root, db, args.source, args.rhythm or None)
         rows_l = list(rows.values())
         all_rows += [{**r, "set": set_name} for r in rows_l]
         res["sets"][set_name] = score(rows_l, y_super, y_rhythm, classes)
         for m, e in res["sets"][set_name].items():
-            if m != "AFIB":
+            if not m.startswith("AFIB"):
                 print(f"{set_name:10s} {m:9s} macro AUROC {e.get('macro_auroc', float('nan')):.4f}  coverage "
                       f"{e['coverage']:.1%}  ECE {e.get('ece', float('nan')):.3f}  spread {e.get('layout_spread', '-')}")
-        if "AFIB" in res["sets"][set_name]:
-            print(f"{set_name:10s} AFIB {res['sets'][set_name]['AFIB']}")
+        for tag in ("AFIB", "AFIB@record"):
+            if tag in res["sets"][set_name]:
+                print(f"{set_name:10s} {tag} {res['sets'][set_name][tag]}")
     res["sets"]["all"] = score(all_rows, y_super, y_rhythm, classes)
     for m in ("cnn1d", "patchecg", "pic2dx", "both"):
         try:
@@ -227,18 +250,20 @@ def markdown(res: dict) -> str:
              "| set | model | macro AUROC | coverage | ECE | layout spread | per layout (n) |", "|---|---|---|---|---|---|---|"]
     for s, e in res["sets"].items():
         for m, v in e.items():
-            if m == "AFIB":
+            if m.startswith("AFIB"):
                 continue
             per = ", ".join(f"{k} {x['macro_auroc']:.3f} ({x['n']})" for k, x in v.get("layouts", {}).items())
             lines.append(f"| {s} | {m} | {v.get('macro_auroc', float('nan')):.4f} | {v['coverage']:.1%} | "
                          f"{v.get('ece', float('nan')):.3f} | {v.get('layout_spread', '')} | {per} |")
-    lines += ["", "| set | AFIB pages | AFIB positives | AFIB AUROC | per layout (pages, positives) |",
-              "|---|---|---|---|---|"]
+    lines += ["", "| set | p_AFIB from | pages | AFIB positives | AFIB AUROC | per layout (pages, positives) |",
+              "|---|---|---|---|---|---|"]
     for s, e in res["sets"].items():
-        if "AFIB" in e:
-            a = e["AFIB"]
-            per = ", ".join(f"{k} {v['auroc']} ({v['pages']}, {v['positives']})" for k, v in a.get("layouts", {}).items())
-            lines.append(f"| {s} | {a['pages']} | {a['positives']} | {a['auroc']} | {per} |")
+        for tag, source in (("AFIB", "the picture"), ("AFIB@record", "the true signal")):
+            if tag in e:
+                a = e[tag]
+                per = ", ".join(f"{k} {v['auroc']} ({v['pages']}, {v['positives']})"
+                                for k, v in a.get("layouts", {}).items())
+                lines.append(f"| {s} | {source} | {a['pages']} | {a['positives']} | {a['auroc']} | {per} |")
     return "\n".join(lines) + "\n"
 
 

@@ -97,6 +97,9 @@ def test_worker_processes_write_what_one_process_writes(tmp_path, good_png):
     assert one.read_text() == two.read_text()
     assert {k: s1[k] for k in ("ok", "uncertain", "error")} == {k: s2[k] for k in ("ok", "uncertain", "error")}
     assert s2["ok"] == 3 and s2["error"] >= 3
+    for s in (s1, s2):  # when the first batch was written (bench/predict.py's rate after start-up)
+        assert 1 <= s["timing"]["first_batch_files"] <= s["files"]
+        assert 0 < s["timing"]["first_batch_s"] <= s["timing"]["seconds"]
 
 
 def test_resume_after_interruption_and_no_silent_overwrite(tmp_path, good_png):

@@ -332,7 +332,10 @@ def run_predict(input: str, output: str, model: str = "cnn1d", batch_size: int =
     errors: list[str] = []
     torch.set_num_threads(max(1, (os.cpu_count() or 1)))
 
-    def emit(results: list[PageResult]) -> None:
+    t_start = time.perf_counter()
+    first: dict = {}  # when the first batch of rows was written (start-up: worker processes, first pages)
+
+    def emit(results: list[PageResult], n_files: int) -> None:
         for row, record in pred.answer(results):
             if row["status"] == "error":
                 errors.append(row["error"])
@@ -341,6 +344,8 @@ def run_predict(input: str, output: str, model: str = "cnn1d", batch_size: int =
                 jl.flush()
             counts[row["status"]] += 1
             writer.write(row)
+        if not first:
+            first.update(first_batch_s=round(time.perf_counter() - t_start, 3), first_batch_files=n_files)
 
     bar = tqdm(total=len(todo), desc=f"predicting ({pred.name})", unit="file")
     args = pred.read_args()
@@ -352,24 +357,27 @@ def run_predict(input: str, output: str, model: str = "cnn1d", batch_size: int =
                 pending: deque = deque()
                 files_left = iter(todo)
                 done: list[PageResult] = []
+                n_done = 0
                 while True:
                     while len(pending) < 4 * workers and (f := next(files_left, None)) is not None:
                         pending.append(ex.submit(read_file, f, *args))
                     if not pending:
                         break
                     done += pending.popleft().result()
+                    n_done += 1
                     bar.update(1)
                     if len(done) >= batch_size or not pending:
-                        emit(done)
-                        done = []
+                        emit(done, n_done)
+                        done, n_done = [], 0
         else:
             for chunk in _chunks(todo, batch_size):
-                emit([r for f in chunk for r in pred.read(f)])
+                emit([r for f in chunk for r in pred.read(f)], len(chunk))
                 bar.update(len(chunk))
     finally:
         bar.close()
         writer.close()
         if jl:
             jl.close()
-    return {"files": len(files), "skipped": len(files) - len(todo), **counts, "errors": errors,
+    timing = {"seconds": round(time.perf_counter() - t_start, 3), **first}
+    return {"files": len(files), "skipped": len(files) - len(todo), **counts, "errors": errors, "timing": timing,
             "output": str(output), "model": pred.name, "moved_old_output_to": str(writer.moved_to or "")}
