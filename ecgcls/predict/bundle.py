@@ -159,6 +159,8 @@ class BundledModel(nn.Module):
         self.net = create(self.name, num_classes=len(self.classes), **net)
         self.net.load_state_dict({k: (v.float() if v.is_floating_point() else v) for k, v in state.items()})
         self.eval()
+        if self.input == "picture":  # NHWC convolutions: ~1.4-1.5x faster on CPU (bench/results/channels_last.json)
+            self.net.to(memory_format=torch.channels_last)
 
     def prepare_picture(self, image: np.ndarray) -> np.ndarray:
         """RGB/gray uint8 page → the uint8 (H, W) array this picture model was trained on."""
@@ -175,6 +177,8 @@ class BundledModel(nn.Module):
     @torch.no_grad()
     def logits(self, x: torch.Tensor) -> torch.Tensor:
         """Uncalibrated logits (B, C)."""
+        if x.ndim == 4:
+            x = x.contiguous(memory_format=torch.channels_last)
         return self.net(fill_missing(x, self.input_fill))
 
     @torch.no_grad()
