@@ -7,12 +7,12 @@ silently: it is resumed, or (``overwrite=True``) moved aside to ``<name>.bak-<ti
 """
 from __future__ import annotations
 
-from collections import deque
 import csv
 import io
 import json
 import os
 import time
+from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
