@@ -388,3 +388,38 @@ def test_columns_are_read_simultaneous_only_on_clear_evidence():
     assert register_columns(*page(0.4), fs)[1] == "simultaneous"
     assert register_columns(*page(0.25), fs)[1] == "consecutive"
     assert register_columns(*page(0.25), fs, min_corr=-9.0)[1] == "simultaneous"  # what v11 decided
+
+
+def _row_with_end(end: str, ppm: float = 8.0) -> tuple[np.ndarray, np.ndarray]:
+    """(top, bot) column extents of a synthetic trace row (baseline y=100, pen 2 px): beats every 20 mm, then
+    ``end``: 'pulse' (a 10 mm x 5 mm rectangle 1 mm after the trace), 'qrs' (a beat ending the row) or 'flat'."""
+    w = int(120 * ppm)
+    top = np.full(w, 99.0)
+    bot = np.full(w, 101.0)
+    stop = int(100 * ppm)
+    for x in range(int(10 * ppm), stop - int(4 * ppm), int(20 * ppm)):  # QRS: up 12 mm and back within 1 mm
+        top[x:x + int(ppm)] = 100 - 12 * ppm
+    if end == "qrs":
+        top[stop - int(ppm):stop] = 100 - 12 * ppm
+        top[stop - int(7 * ppm):stop - int(6 * ppm)] = 100 - 12 * ppm
+    top[stop:], bot[stop:] = np.nan, np.nan
+    if end == "pulse":
+        a, b = stop + int(ppm), stop + int(6 * ppm)
+        top[a:b + 1], bot[a:b + 1] = 99 - 10 * ppm, 101 - 10 * ppm
+        top[a:a + 2] = top[b - 1:b + 1] = 99 - 10 * ppm
+        bot[a:a + 2] = bot[b - 1:b + 1] = 101.0
+    return top, bot
+
+
+def test_a_pulse_printed_after_the_trace_is_cut_and_a_closing_beat_is_not():
+    from ecgcls.digitize.pipeline import _end_pulse
+
+    top, bot = _row_with_end("pulse")
+    assert _end_pulse(top, bot, 8.0, 8.0, None) == int(101 * 8.0)  # where the rectangle's rising edge is
+    assert _end_pulse(top, bot, 8.0, 8.0, (40.0, 80.0)) == int(101 * 8.0)  # like the row's start pulse
+    assert _end_pulse(top, bot, 8.0, 8.0, (80.0, 160.0)) is None  # unlike it: not a calibration pulse
+    for end in ("qrs", "flat"):
+        assert _end_pulse(*_row_with_end(end), 8.0, 8.0, None) is None
+    t, b = _row_with_end("pulse")
+    t[int(103 * 8.0)] += 20  # a dip in the roof: not a rectangle
+    assert _end_pulse(t, b, 8.0, 8.0, None) is None

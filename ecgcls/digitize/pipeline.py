@@ -47,7 +47,7 @@ INK_METHODS = ("classic", "net")
 NET_INK = {"mode": "gate", "support": 0.3, "support_px": 2, "long_side": None}
 
 #: bumped whenever the digitizer's output changes, so caches of digitized pictures are rebuilt
-DIGITIZER_VERSION = 13
+DIGITIZER_VERSION = 14
 
 
 # ---- helpers ------------------------------------------------------------------------------------------
@@ -89,6 +89,43 @@ def _calibration(top: np.ndarray, bot: np.ndarray, ppm_x: float, ppm_y: float, s
     stroke = float(np.nanmedian((bot - top)[x0:x0 + win])) + 1.0
     size = (float(np.mean(g) - np.mean(groups[0])), height - stroke + 1.0)
     return gain, float(start), size
+
+
+def _end_pulse(top: np.ndarray, bot: np.ndarray, ppm_x: float, ppm_y: float,
+               start_pulse: tuple[float, float] | None) -> int | None:
+    """x (px) where a calibration pulse printed at the row's *end* begins (some machines print it there, after
+    the trace), or None. Only a rectangle counts: two tall edges (> 2.5 mm) 3–13 mm apart, the right one
+    ending the row's trace, a flat top joining them at the edges' top, a height of a standard gain (5, 10 or
+    20 mm/mV) — or, where the row also starts with a pulse, the start pulse's size within 25 %. A QRS at the
+    row's end is not flat-topped, so it stays signal."""
+    valid = np.flatnonzero(np.isfinite(top) & np.isfinite(bot))
+    if valid.size < 10:
+        return None
+    x1 = int(valid[-1])
+    lo = max(0, x1 - int(19 * ppm_x))
+    h = np.nan_to_num(bot[lo:x1 + 1] - top[lo:x1 + 1])
+    tall = np.flatnonzero(h > 2.5 * ppm_y)
+    if tall.size < 2:
+        return None
+    groups = np.split(tall, np.flatnonzero(np.diff(tall) > max(2.0, 0.5 * ppm_x)) + 1)
+    right = groups[-1]
+    if len(groups) < 2 or (len(h) - 1 - right[-1]) > 1.0 * ppm_x:  # the falling edge ends the trace
+        return None
+    left = next((g for g in reversed(groups[:-1]) if 3.0 <= (right[-1] - g[0]) / ppm_x <= 13.0), None)
+    if left is None or right[0] - left[-1] < 2:
+        return None
+    a, b = lo + int(left[0]), lo + int(right[-1]) + 1
+    roof = float(np.nanmin(top[a:b]))
+    between = top[lo + int(left[-1]) + 1:lo + int(right[0])]
+    if not np.isfinite(between).all() or np.max(np.abs(between - roof)) > 0.6 * ppm_y:
+        return None
+    width, height = float(np.mean(right) - np.mean(left)), float(max(h[left].max(), h[right].max()))
+    if start_pulse is not None:
+        if abs(np.log(width / start_pulse[0])) > 0.25 or abs(np.log(height / max(start_pulse[1], 1.0))) > 0.25:
+            return None
+    elif min(abs(np.log(height / ppm_y / g)) for g in COMMON_GAINS) > 0.2:
+        return None
+    return a
 
 
 def _fill_missing_rows(rows_y: list[float], want: int, pitch: float, h: int) -> list[float]:
@@ -263,11 +300,16 @@ def trace_rows(ink: np.ndarray, dark: np.ndarray, rows: Rows, scale: Scale, spee
             while x < min(w, int(x_start + scale.ppm_x)) and np.nan_to_num(bot[x] - top[x]) > 2.5 * scale.ppm_y:
                 y_vals[x] = np.nan
                 x += 1
+        x_end = float(valid[-1])
+        cut = _end_pulse(top, bot, scale.ppm_x, scale.ppm_y, pulse)
+        if cut is not None and cut > x_start:  # a pulse printed after the trace is no signal
+            y_vals[cut:] = np.nan
+            kept = np.flatnonzero(np.isfinite(y_vals))
+            x_end = float(kept[-1]) if kept.size else x_start
         ok = np.isfinite(top) & np.isfinite(bot)
         path_px = float(np.sum(bot[ok] - top[ok] + 1)) if ok.any() else 0.0
         clutter = float(np.log1p(max(0.0, float(ink[a:b].sum()) - path_px) / max(path_px, 1.0)))
-        out.append(RowTrace(float(y0), np.arange(w, dtype=float), y_vals, x_start, float(valid[-1]), g, clutter,
-                            pulse))
+        out.append(RowTrace(float(y0), np.arange(w, dtype=float), y_vals, x_start, x_end, g, clutter, pulse))
     return _common_start(out, scale.ppm_x)
 
 
