@@ -51,6 +51,16 @@ DIGITIZER_VERSION = 14
 
 
 # ---- helpers ------------------------------------------------------------------------------------------
+def _edge_groups(h: np.ndarray, ppm_x: float, ppm_y: float) -> list[np.ndarray]:
+    """Runs of columns whose trace is taller than 2.5 mm (a pulse's vertical edges, or QRS strokes) in the column
+    heights ``h`` (px, NaN where nothing was traced): column indices, left to right, columns up to
+    max(2 px, 0.5 mm) apart in one run; empty when fewer than two columns are that tall."""
+    tall = np.flatnonzero(np.nan_to_num(h) > 2.5 * ppm_y)
+    if tall.size < 2:
+        return []
+    return np.split(tall, np.flatnonzero(np.diff(tall) > max(2.0, 0.5 * ppm_x)) + 1)
+
+
 def _calibration(top: np.ndarray, bot: np.ndarray, ppm_x: float, ppm_y: float, speed: float | None,
                  dark: np.ndarray | None = None) -> tuple[float | None, float | None, tuple[float, float] | None]:
     """Find a 1 mV × 0.2 s pulse at the row's start: (gain mm/mV, x of the trace's first sample after it (px,
@@ -63,12 +73,11 @@ def _calibration(top: np.ndarray, bot: np.ndarray, ppm_x: float, ppm_y: float, s
     lo_mm, hi_mm = (0.12 * speed, 0.3 * speed) if speed else (3.0, 13.0)
     win = int((hi_mm + 6) * ppm_x)
     h = (bot - top)[x0:x0 + win]
-    tall = np.flatnonzero(np.nan_to_num(h) > 2.5 * ppm_y)
-    if tall.size < 2:
-        return None, None, None
     # the pulse's two vertical edges are the first two groups of tall columns; a QRS right after the
     # pulse adds later groups, so take the first group at a pulse width (0.12-0.3 s) from the rising edge
-    groups = np.split(tall, np.flatnonzero(np.diff(tall) > max(2.0, 0.5 * ppm_x)) + 1)
+    groups = _edge_groups(h, ppm_x, ppm_y)
+    if not groups:
+        return None, None, None
     rise = groups[0][0]
     fall = None
     for g in groups[1:]:
@@ -104,13 +113,10 @@ def _end_pulse(top: np.ndarray, bot: np.ndarray, ppm_x: float, ppm_y: float,
     x1 = int(valid[-1])
     lo = max(0, x1 - int(19 * ppm_x))
     h = np.nan_to_num(bot[lo:x1 + 1] - top[lo:x1 + 1])
-    tall = np.flatnonzero(h > 2.5 * ppm_y)
-    if tall.size < 2:
+    groups = _edge_groups(h, ppm_x, ppm_y)
+    if len(groups) < 2 or (len(h) - 1 - groups[-1][-1]) > 1.0 * ppm_x:  # the falling edge ends the trace
         return None
-    groups = np.split(tall, np.flatnonzero(np.diff(tall) > max(2.0, 0.5 * ppm_x)) + 1)
     right = groups[-1]
-    if len(groups) < 2 or (len(h) - 1 - right[-1]) > 1.0 * ppm_x:  # the falling edge ends the trace
-        return None
     left = next((g for g in reversed(groups[:-1]) if 3.0 <= (right[-1] - g[0]) / ppm_x <= 13.0), None)
     if left is None or right[0] - left[-1] < 2:
         return None
