@@ -219,6 +219,45 @@ def test_column_runs_and_bridging():
     assert [x.size for x in column_runs(np.zeros((5, 4), bool))] == [0, 0, 0]
 
 
+def test_spike_apex_is_kept_where_its_strokes_part():
+    """The column between a spike's up- and down-strokes holds the apex run and, lower down, a speck (an
+    anti-aliased pixel between the strokes, nearer the baseline): the Viterbi path takes the speck, the column
+    still reads the apex."""
+    import cv2
+
+    from ecgcls.digitize.trace import follow_trace
+
+    img = np.zeros((60, 21), np.uint8)
+    cv2.polylines(img, [np.array([(0, 41), (8, 41), (10, 10), (12, 41), (20, 41)], np.int32)], False, 255, 2)
+    band = img > 0
+    band[16:40, 10] = False  # the strokes part below the apex...
+    band[30, 10] = True  # ...leaving a speck between them
+    _, _, plain = follow_trace(band, 41.0, 60.0, merge_touching=False)
+    top, _, val = follow_trace(band, 41.0, 60.0)
+    assert plain[10] > 25  # the path alone reads the speck: the apex is lost
+    assert top[10] <= 10 and val[10] == pytest.approx(10.0, abs=1.0)
+
+
+def test_column_interp_keeps_apices_between_columns():
+    """Columns every 1 px sample a narrow peak; between columns Akima stays nearer the true curve than straight
+    lines, never rings past a gap, and gives NaN where nothing was read."""
+    from ecgcls.digitize.layout import column_interp
+
+    f = lambda x: 40.0 * np.exp(-0.5 * ((x - 20.3) / 1.5) ** 2)  # noqa: E731 - a QRS-like apex, px
+    col = np.arange(40, dtype=float)
+    y = f(col)
+    y[30:32] = np.nan  # a gap of two columns
+    xs = np.linspace(0, 39, 400)
+    lin, ak = column_interp(xs, col, y, "linear"), column_interp(xs, col, y)
+    inside = (xs > 10) & (xs < 29)
+    assert np.abs(ak - f(xs))[inside].max() < 0.5 * np.abs(lin - f(xs))[inside].max()
+    gap = (xs > 29) & (xs < 32)
+    np.testing.assert_allclose(ak[gap], lin[gap])  # straight across the gap, as before
+    assert np.isnan(column_interp(np.array([-1.0, 40.0]), col, y)).all()
+    with pytest.raises(ValueError, match="akima"):
+        column_interp(xs, col, y, "cubic")
+
+
 def test_password_protected_pdf_is_refused_clearly(tmp_path):
     pypdf = pytest.importorskip("pypdf")
     Image.fromarray(np.full((200, 300, 3), 255, np.uint8)).save(tmp_path / "plain.pdf")

@@ -165,10 +165,39 @@ def _viterbi(starts, ry0, ry1, run_extra, base_y, jump_cost, prior_cost, gap_cos
     return top, bot
 
 
+@njit(cache=True)
+def _merge_touching(starts, ry0, ry1, run_extra, top, bot, max_extra):  # pragma: no cover - compiled
+    """Widen each column's chosen run [top, bot) to the column's other runs that lie within the span of the
+    chosen runs of its two neighbouring columns (and that other rows did not take: ``run_extra`` under
+    ``max_extra``). The Viterbi path holds one run per column, but where a narrow spike's up- and down-strokes
+    part, the column between them holds the apex and a separate speck or stroke: both belong to the trace."""
+    w = len(top)
+    t_out = top.copy()
+    b_out = bot.copy()
+    for x in range(w):
+        a = starts[x]
+        n = starts[x + 1] - a
+        if n < 2 or not np.isfinite(top[x]):
+            continue
+        lo = top[x]
+        hi = bot[x]
+        for nb in (x - 1, x + 1):
+            if 0 <= nb < w and np.isfinite(top[nb]):
+                lo = min(lo, top[nb])
+                hi = max(hi, bot[nb])
+        for j in range(n):
+            y0 = ry0[a + j]
+            y1 = ry1[a + j]
+            if y1 > lo and y0 < hi and run_extra[a + j] < max_extra:
+                t_out[x] = min(t_out[x], y0)
+                b_out[x] = max(b_out[x], y1)
+    return t_out, b_out
+
+
 def follow_trace(ink_band: np.ndarray, base_y: float, pitch: float, jump_cost: float = 1.0,
                  prior_cost: float = 0.02, gap_cost: float = 8.0, dark_band: np.ndarray | None = None,
                  bridge: int = 2, others: np.ndarray | None = None, claim_cost: float = 0.5,
-                 runs: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+                 runs: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None, merge_touching: bool = True
                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Follow one trace through a band with a Viterbi path over the ink runs of each column.
 
@@ -189,6 +218,9 @@ def follow_trace(ink_band: np.ndarray, base_y: float, pitch: float, jump_cost: f
         extra = claim_cost * _run_share(np.ascontiguousarray(others, dtype=np.uint8), sc, sy, ey)
     top, bot = _viterbi(starts, sy.astype(np.float64), ey.astype(np.float64), extra, float(base_y),
                         float(jump_cost), float(prior_cost), float(gap_cost))
+    if merge_touching:
+        top, bot = _merge_touching(starts, sy.astype(np.float64), ey.astype(np.float64), extra, top, bot,
+                                   0.5 * claim_cost)
     bot = bot - 1  # inclusive bottom pixel
     if dark_band is not None:
         top, bot = subpixel_edges(top, bot, dark_band)
