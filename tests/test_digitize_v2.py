@@ -423,3 +423,24 @@ def test_a_pulse_printed_after_the_trace_is_cut_and_a_closing_beat_is_not():
     t, b = _row_with_end("pulse")
     t[int(103 * 8.0)] += 20  # a dip in the roof: not a rectangle
     assert _end_pulse(t, b, 8.0, 8.0, None) is None
+
+
+def test_a_lone_stroke_before_the_start_pulse_is_no_rising_edge():
+    """A frame or separator line printed a few mm before the row's pulse (nothing traced between them) is not
+    the pulse's rising edge: the pulse is read from its own edges (5 mm wide, 10 mm tall at 8 px/mm)."""
+    from ecgcls.digitize.pipeline import _calibration
+
+    ppm = 8.0
+    w = int(60 * ppm)
+    top, bot = np.full(w, np.nan), np.full(w, np.nan)
+    a, b = int(9 * ppm), int(14 * ppm)  # the pulse: rising edge at 9 mm, falling edge at 14 mm
+    top[a:b + 1], bot[a:b + 1] = 99 - 10 * ppm, 101 - 10 * ppm  # its roof
+    top[a:a + 2] = top[b - 1:b + 1] = 99 - 10 * ppm
+    bot[a:a + 2] = bot[b - 1:b + 1] = 101.0
+    start = int(15 * ppm)
+    top[start:], bot[start:] = 99.0, 101.0  # the trace after a 1 mm gap
+    want_gain, want_start, want_size = _calibration(top, bot, ppm, ppm, None)
+    top[0:2], bot[0:2] = 100 - 30 * ppm, 101.0  # a frame line 9 mm before the pulse, 30 mm tall
+    gain, x_start, size = _calibration(top, bot, ppm, ppm, None)
+    assert want_gain == pytest.approx(10.0, rel=0.05) and want_size[0] == pytest.approx(5 * ppm, abs=2)
+    assert (gain, x_start, size) == (want_gain, want_start, want_size)

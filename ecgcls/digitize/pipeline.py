@@ -47,7 +47,7 @@ INK_METHODS = ("classic", "net")
 NET_INK = {"mode": "gate", "support": 0.3, "support_px": 2, "long_side": None}
 
 #: bumped whenever the digitizer's output changes, so caches of digitized pictures are rebuilt
-DIGITIZER_VERSION = 15
+DIGITIZER_VERSION = 16
 
 
 # ---- helpers ------------------------------------------------------------------------------------------
@@ -75,18 +75,22 @@ def _calibration(top: np.ndarray, bot: np.ndarray, ppm_x: float, ppm_y: float, s
     h = (bot - top)[x0:x0 + win]
     # the pulse's two vertical edges are the first two groups of tall columns; a QRS right after the
     # pulse adds later groups, so take the first group at a pulse width (0.12-0.3 s) from the rising edge
+    # a pulse's top is inked from edge to edge: a lone stroke before it (a frame or separator line, a letter) is
+    # no rising edge, so a rising edge without a traced top to its falling edge gives way to the next group
     groups = _edge_groups(h, ppm_x, ppm_y)
-    if not groups:
-        return None, None, None
-    rise = groups[0][0]
     fall = None
-    for g in groups[1:]:
-        if lo_mm <= (g[-1] - rise) / ppm_x <= hi_mm:
-            fall = g[-1]
+    for k, first in enumerate(groups[:3]):
+        rise = first[0]
+        for g in groups[k + 1:]:
+            if lo_mm <= (g[-1] - rise) / ppm_x <= hi_mm:
+                if np.isfinite(top[x0 + first[-1] + 1:x0 + g[0]]).mean() >= 0.8:
+                    fall = g[-1]
+                break
+        if fall is not None:
             break
     if fall is None:
         return None, None, None
-    height = float(max(np.nanmax(h[groups[0]]), np.nanmax(h[g])))
+    height = float(max(np.nanmax(h[first]), np.nanmax(h[g])))
     gain = height / ppm_y
     end = x0 + fall + 1
     # the trace starts after the gap that follows the pulse (ecgcls, most machines), or, where the trace
@@ -96,7 +100,7 @@ def _calibration(top: np.ndarray, bot: np.ndarray, ppm_x: float, ppm_y: float, s
     start = cap_start(top, bot, end + after[-1] + 1, dark=dark) if after.size else x0 + float(np.mean(g))
     # between stroke centres: the edges' column groups are a stroke wide, the tallest column a stroke taller
     stroke = float(np.nanmedian((bot - top)[x0:x0 + win])) + 1.0
-    size = (float(np.mean(g) - np.mean(groups[0])), height - stroke + 1.0)
+    size = (float(np.mean(g) - np.mean(first)), height - stroke + 1.0)
     return gain, float(start), size
 
 
