@@ -444,3 +444,27 @@ def test_a_lone_stroke_before_the_start_pulse_is_no_rising_edge():
     gain, x_start, size = _calibration(top, bot, ppm, ppm, None)
     assert want_gain == pytest.approx(10.0, rel=0.05) and want_size[0] == pytest.approx(5 * ppm, abs=2)
     assert (gain, x_start, size) == (want_gain, want_start, want_size)
+
+
+def test_rows_sharing_an_ink_run_keep_to_their_own_side():
+    """Where the paths of two neighbouring rows hold one ink run (a QRS running into the next row), each row's
+    reading stays on its side of the midline between their baselines; elsewhere readings are untouched."""
+    from ecgcls.digitize.pipeline import _keep_own_side
+    from ecgcls.digitize.stages import RowTrace
+
+    w = 20
+    up_y, down_y = np.full(w, 100.0), np.full(w, 200.0)
+    up_y[10:13], down_y[10:13] = [180.0, 190.0, 140.0], [120.0, 110.0, 160.0]  # each reads the other's wave
+    up_y[5], down_y[15] = 170.0, 130.0  # deep excursions where the rows do not share ink: kept
+    spans = [(up_y - 2, up_y + 2), (down_y - 2, down_y + 2)]
+    for sp in spans:
+        sp[0][10:13], sp[1][10:13] = 105.0, 195.0  # one tall run shared by both paths
+    rows = [RowTrace(100.0, np.arange(w, dtype=float), up_y.copy(), 0.0, w - 1.0, None),
+            RowTrace(200.0, np.arange(w, dtype=float), down_y.copy(), 0.0, w - 1.0, None)]
+    _keep_own_side(rows, spans)
+    np.testing.assert_array_equal(rows[0].y[10:13], [150.0, 150.0, 140.0])
+    np.testing.assert_array_equal(rows[1].y[10:13], [150.0, 150.0, 160.0])
+    assert rows[0].y[5] == 170.0 and rows[1].y[15] == 130.0
+    keep = np.r_[0:10, 13:w]
+    np.testing.assert_array_equal(rows[0].y[keep], up_y[keep])
+    np.testing.assert_array_equal(rows[1].y[keep], down_y[keep])

@@ -47,7 +47,7 @@ INK_METHODS = ("classic", "net")
 NET_INK = {"mode": "gate", "support": 0.3, "support_px": 2, "long_side": None}
 
 #: bumped whenever the digitizer's output changes, so caches of digitized pictures are rebuilt
-DIGITIZER_VERSION = 16
+DIGITIZER_VERSION = 17
 
 
 # ---- helpers ------------------------------------------------------------------------------------------
@@ -290,10 +290,12 @@ def trace_rows(ink: np.ndarray, dark: np.ndarray, rows: Rows, scale: Scale, spee
         first = [follow_trace(ink[a:b], y0 - a, pitch, runs=rr)[:2] for y0, (a, b), rr in zip(rows.y, bands, runs)]
         claims = claimed_pixels((h, w), [(a, t, bt) for (a, _), (t, bt) in zip(bands, first)])
     out: list[RowTrace] = []
+    spans = []
     for r, (y0, (a, b)) in enumerate(zip(rows.y, bands)):
         others = None if claims is None else (claims[a:b] & np.uint16(~(1 << r) & 0xFFFF)) != 0
         top, bot, val = follow_trace(ink[a:b], y0 - a, pitch, dark_band=dark[a:b], others=others, runs=runs[r])
         top, bot, val = top + a, bot + a, val + a
+        spans.append((top, bot))
         g, start, pulse = _calibration(top, bot, scale.ppm_x, scale.ppm_y, speed_mm_s, dark)
         valid = np.flatnonzero(np.isfinite(val))
         if valid.size == 0:
@@ -320,7 +322,29 @@ def trace_rows(ink: np.ndarray, dark: np.ndarray, rows: Rows, scale: Scale, spee
         path_px = float(np.sum(bot[ok] - top[ok] + 1)) if ok.any() else 0.0
         clutter = float(np.log1p(max(0.0, float(ink[a:b].sum()) - path_px) / max(path_px, 1.0)))
         out.append(RowTrace(float(y0), np.arange(w, dtype=float), y_vals, x_start, x_end, g, clutter, pulse))
+    _keep_own_side(out, spans)
     return _common_start(out, scale.ppm_x)
+
+
+def _keep_own_side(rows: list[RowTrace], spans: list[tuple[np.ndarray, np.ndarray]]) -> None:
+    """Where two neighbouring rows' paths hold one ink run in the same column (a QRS of one row running into the
+    next row's: 12×1 chest leads), the ink cannot tell which part of the run is whose, and each row would read the
+    run's far end (the other row's R or S wave). There each row's reading (``rows[i].y``, in place) is kept on its
+    own side of the line midway between the two rows' baselines. ``spans``: each row's path (top, bottom) per column.
+    On own clean 12×1 renders 15.85 → 16.19 dB; a line 0.35 / 0.65 / 0.8 / 1.0 of the way to the other baseline
+    16.03 / 16.07 / 15.96 / 15.93 dB; interpolating across such columns instead 15.55 dB."""
+    for r in range(len(rows) - 1):
+        (t1, b1), (t2, b2) = spans[r], spans[r + 1]
+        with np.errstate(invalid="ignore"):
+            shared = np.isfinite(t1) & np.isfinite(t2) & (t1 <= b2) & (t2 <= b1)
+        if not shared.any():
+            continue
+        mid = (rows[r].y0 + rows[r + 1].y0) / 2
+        up, down = rows[r].y, rows[r + 1].y
+        sel = shared & np.isfinite(up)
+        up[sel] = np.minimum(up[sel], mid)
+        sel = shared & np.isfinite(down)
+        down[sel] = np.maximum(down[sel], mid)
 
 
 def _common_start(rows: list[RowTrace], ppm_x: float, tol_mm: float = 2.0) -> list[RowTrace]:
