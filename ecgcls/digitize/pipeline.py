@@ -78,18 +78,13 @@ def _calibration(top: np.ndarray, bot: np.ndarray, ppm_x: float, ppm_y: float, s
     # a pulse's top is inked from edge to edge: a lone stroke before it (a frame or separator line, a letter) is
     # no rising edge, so a rising edge without a traced top to its falling edge gives way to the next group
     groups = _edge_groups(h, ppm_x, ppm_y)
-    fall = None
     for k, first in enumerate(groups[:3]):
-        rise = first[0]
-        for g in groups[k + 1:]:
-            if lo_mm <= (g[-1] - rise) / ppm_x <= hi_mm:
-                if np.isfinite(top[x0 + first[-1] + 1:x0 + g[0]]).mean() >= 0.8:
-                    fall = g[-1]
-                break
-        if fall is not None:
+        g = next((c for c in groups[k + 1:] if lo_mm <= (c[-1] - first[0]) / ppm_x <= hi_mm), None)
+        if g is not None and np.isfinite(top[x0 + first[-1] + 1:x0 + g[0]]).mean() >= 0.8:
             break
-    if fall is None:
+    else:
         return None, None, None
+    fall = g[-1]
     height = float(max(np.nanmax(h[first]), np.nanmax(h[g])))
     gain = height / ppm_y
     end = x0 + fall + 1

@@ -216,11 +216,10 @@ def follow_trace(ink_band: np.ndarray, base_y: float, pitch: float, jump_cost: f
     extra = np.zeros(len(sc))
     if others is not None and len(sc):
         extra = claim_cost * _run_share(np.ascontiguousarray(others, dtype=np.uint8), sc, sy, ey)
-    top, bot = _viterbi(starts, sy.astype(np.float64), ey.astype(np.float64), extra, float(base_y),
-                        float(jump_cost), float(prior_cost), float(gap_cost))
+    y0s, y1s = sy.astype(np.float64), ey.astype(np.float64)
+    top, bot = _viterbi(starts, y0s, y1s, extra, float(base_y), float(jump_cost), float(prior_cost), float(gap_cost))
     if merge_touching:
-        top, bot = _merge_touching(starts, sy.astype(np.float64), ey.astype(np.float64), extra, top, bot,
-                                   0.5 * claim_cost)
+        top, bot = _merge_touching(starts, y0s, y1s, extra, top, bot, 0.5 * claim_cost)
     bot = bot - 1  # inclusive bottom pixel
     if dark_band is not None:
         top, bot = subpixel_edges(top, bot, dark_band)
