@@ -47,7 +47,7 @@ INK_METHODS = ("classic", "net")
 NET_INK = {"mode": "gate", "support": 0.3, "support_px": 2, "long_side": None}
 
 #: bumped whenever the digitizer's output changes, so caches of digitized pictures are rebuilt
-DIGITIZER_VERSION = 17
+DIGITIZER_VERSION = 18
 
 
 # ---- helpers ------------------------------------------------------------------------------------------
@@ -92,11 +92,27 @@ def _calibration(top: np.ndarray, bot: np.ndarray, ppm_x: float, ppm_y: float, s
     # runs on from the pulse's falling edge without a gap (ecg-image-kit), at that edge's stroke centre
     # (its first inked columns are the pen's cap, or a grid line hid them: see cap_start)
     after = np.flatnonzero(~np.isfinite(top[end:end + int(4 * ppm_x)]))
-    start = cap_start(top, bot, end + after[-1] + 1, dark=dark) if after.size else x0 + float(np.mean(g))
+    if after.size:
+        start = cap_start(top, bot, end + after[-1] + 1, dark=dark)
+    else:
+        start = _edge_centre(top, bot, x0 + g, dark) if dark is not None else x0 + float(np.mean(g))
     # between stroke centres: the edges' column groups are a stroke wide, the tallest column a stroke taller
     stroke = float(np.nanmedian((bot - top)[x0:x0 + win])) + 1.0
     size = (float(np.mean(g) - np.mean(first)), height - stroke + 1.0)
     return gain, float(start), size
+
+
+def _edge_centre(top: np.ndarray, bot: np.ndarray, cols: np.ndarray, dark: np.ndarray) -> float:
+    """Sub-pixel x (px) of a vertical stroke (a pulse's edge) that fills the tall columns ``cols``: the
+    darkness-weighted centre of the columns one either side of them, over the middle half of the stroke's
+    height, less the least dark of those columns (the paper's own darkness there)."""
+    h, w = dark.shape
+    y0, y1 = float(np.nanmin(top[cols])), float(np.nanmax(bot[cols]))
+    a, b = int(round(y0 + 0.25 * (y1 - y0))), int(round(y0 + 0.75 * (y1 - y0))) + 1
+    c = np.arange(max(0, int(cols[0]) - 1), min(w, int(cols[-1]) + 2))
+    m = dark[max(0, a):min(h, b), c].sum(axis=0)
+    m = m - m.min()
+    return float((c * m).sum() / m.sum()) if m.sum() > 0 else float(np.mean(cols))
 
 
 def _end_pulse(top: np.ndarray, bot: np.ndarray, ppm_x: float, ppm_y: float,
