@@ -294,6 +294,34 @@ def test_scale_from_calibration_pulses_without_a_grid(sig, paper, crop, method):
         assert _snr(page, d, sig) > 15.0
 
 
+def test_without_a_grid_full_rows_are_the_ruler(sig):
+    """A gridless page whose picture lost some of its margin (cropped to 97 % of its width, the rows intact) is no
+    longer its paper's size, and its 5 mm pulses measure the scale to only ~0.3 %: the rows' 10 s set it to
+    0.1 % (SNR 15.2 dB with the pulses alone, before)."""
+    page = render(sig, FS, RenderConfig(layout="3x4", grid="none", paper="letter"), rng=4)
+    page = dataclasses.replace(page, image=np.ascontiguousarray(page.image[:, : int(page.image.shape[1] * 0.97)]))
+    d = digitize(page.image)
+    assert d.scale_method == "calibration+rows"
+    assert d.px_per_mm[0] == pytest.approx(page.geometry.px_per_mm, rel=0.002)
+    assert _snr(page, d, sig) > 18.0
+
+
+def test_ten_second_rows_set_the_scale_only_where_nothing_better_did():
+    from ecgcls.digitize.pipeline import _ten_second_rows
+    from ecgcls.digitize.stages import Scale
+
+    ten_s = (10.0 - 1 / 500) * 25.0 * 8.0  # px that 10 s of rows span at 8 px/mm, 25 mm/s
+    got = _ten_second_rows(Scale(8.1, 7.9, "calibration"), ten_s, 50.0, 25.0, 500.0)
+    assert (got.ppm_x, got.ppm_y, got.method) == (pytest.approx(8.0), 7.9, "calibration+rows")  # pulses' height kept
+    got = _ten_second_rows(Scale(8.1, 8.1, "page_size"), ten_s, 50.0, 25.0, 500.0)
+    assert (got.ppm_x, got.ppm_y, got.method) == (pytest.approx(8.0), pytest.approx(8.0), "page_size+rows")
+    for kept in (Scale(8.1, 8.1, "grid"),                 # a measured grid is better
+                 Scale(8.01, 8.01, "page_size")):         # the page's size agrees: an uncropped page
+        assert _ten_second_rows(kept, ten_s, 50.0, 25.0, 500.0) is kept
+    assert _ten_second_rows(Scale(8.1, 8.1, "page_size"), ten_s, 3.0, 25.0, 500.0).method == "page_size"  # cut rows
+    assert _ten_second_rows(Scale(8.5, 8.5, "page_size"), ten_s, 50.0, 25.0, 500.0).method == "page_size"  # not 10 s
+
+
 def test_clean_ink_drops_specks_even_when_there_are_very_many():
     from ecgcls.digitize.grid import clean_ink
 

@@ -47,7 +47,7 @@ INK_METHODS = ("classic", "net")
 NET_INK = {"mode": "gate", "support": 0.3, "support_px": 2, "long_side": None}
 
 #: bumped whenever the digitizer's output changes, so caches of digitized pictures are rebuilt
-DIGITIZER_VERSION = 18
+DIGITIZER_VERSION = 19
 
 
 # ---- helpers ------------------------------------------------------------------------------------------
@@ -416,6 +416,26 @@ def read_pulses(traces: list[RowTrace], scale: Scale, width_px: int, speed_mm_s:
     return Pulses(float(gain), list(pulses), len(measured), speed), scale
 
 
+def _ten_second_rows(scale: Scale, extent_px: float, room_px: float, speed: float, fs: float, tol: float = 0.03,
+                     agree: float = 0.003) -> Scale:
+    """Without a grid, the rows themselves are a fine ruler: a 12-lead page's full rows show the standard 10 s
+    (the last sample at 10 s − 1/fs), and their traced extent ``extent_px`` is good to a pixel or two (~0.1 %).
+    The page size is exact for a whole, uncropped page and off by the crop otherwise (a photo, a scan with its
+    margins cut); a 5 mm pulse is good to a few per cent. So where the rows come within ``tol`` of 10 s at the
+    scale found, the horizontal scale is taken from them — unless it came from the paper's size and the rows agree
+    with it within ``agree`` (an uncropped page), or the rows run to the picture's edge (``room_px`` under a
+    millimetre: the picture cut them, they are shorter than they were printed). With the paper's size, the
+    vertical scale follows (square pixels); from the pulses, it keeps their height. A measured grid is kept."""
+    if scale.method == "grid" or extent_px <= 0 or room_px < scale.ppm_x:
+        return scale
+    ppm_rows = extent_px / ((10.0 - 1.0 / fs) * speed)
+    off = abs(np.log(ppm_rows / scale.ppm_x))
+    page = scale.method.startswith("page_size")
+    if off > tol or (page and off < agree):
+        return scale
+    return Scale(ppm_rows, ppm_rows if page else scale.ppm_y, scale.method + "+rows", scale.strength)
+
+
 # ---- main entry -----------------------------------------------------------------------------------------
 def digitize(image: np.ndarray, fs: float = 500.0, speed_mm_s: float | None = None, gain_mm_mv: float | None = None,
              layout: str | None = None, name: str = "picture", keep_image: bool = True, ink: str = "classic",
@@ -497,6 +517,8 @@ def _read(sheet: Sheet, ink: str, fs: float, speed_mm_s: float | None, gain_mm_m
             break
     speed = pulses.speed_mm_s
     n = int(round(10 * fs))
+    scale = _ten_second_rows(scale, float(np.median(extents)), w - 1 - float(np.median([t.x_end for t in traces])),
+                             speed, fs)
     extent_s = float(np.median(extents)) / (speed * scale.ppm_x)
     window = 10.0 if extent_s > 7.0 else float(max(1.0, np.round(extent_s)))
     choice = choose_layout(traces, rows.candidates, scale.ppm_x, scale.ppm_y, speed, pulses.gain_mm_mv, fs, n,

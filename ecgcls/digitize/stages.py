@@ -50,7 +50,7 @@ class InkMap:
 @dataclass
 class Scale:
     """px per mm on x and y and how they were found: 'grid', 'page_size', 'page_size+calibration',
-    'calibration'."""
+    'calibration'; '+rows' where the rows' 10 s then set the horizontal scale (``pipeline._ten_second_rows``)."""
 
     ppm_x: float
     ppm_y: float
