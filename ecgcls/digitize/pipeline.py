@@ -517,9 +517,9 @@ def _read(sheet: Sheet, ink: str, fs: float, speed_mm_s: float | None, gain_mm_m
             break
     speed = pulses.speed_mm_s
     n = int(round(10 * fs))
-    scale = _ten_second_rows(scale, float(np.median(extents)), w - 1 - float(np.median([t.x_end for t in traces])),
-                             speed, fs)
-    extent_s = float(np.median(extents)) / (speed * scale.ppm_x)
+    extent_px = float(np.median(extents))
+    scale = _ten_second_rows(scale, extent_px, w - 1 - float(np.median([t.x_end for t in traces])), speed, fs)
+    extent_s = extent_px / (speed * scale.ppm_x)
     window = 10.0 if extent_s > 7.0 else float(max(1.0, np.round(extent_s)))
     choice = choose_layout(traces, rows.candidates, scale.ppm_x, scale.ppm_y, speed, pulses.gain_mm_mv, fs, n,
                            window)
