@@ -117,3 +117,34 @@ def assess(choice: LayoutChoice, traces: list[RowTrace], scale: Scale, fs: float
                   f"(weakest leads {', '.join(f'{k} {pred[k]:.0f} dB' for k in worst)}"
                   + (f"; {len(dropped)} leads dropped" if dropped else "") + ")")
     return Assessment(lead_q, pred, quality, status, reason, dropped, feats)
+
+
+def probability_crossing(pred: np.ndarray, bad: np.ndarray, p: float = 0.5, ridge: float = 1e-3) -> float:
+    """The predicted SNR (dB) at which a one-feature logistic fit of ``bad`` on ``pred`` reaches probability ``p``.
+
+    Used to choose the page ``uncertain_db`` on validation renders: a page is 'uncertain' where it is more likely
+    than not (``p=0.5``) to have been read below the bad-page SNR. One slope and one intercept fitted to every
+    page, so a few pages moving do not move the threshold far (a cumulative-precision rule jumped by dB where
+    a run of bad pages sat high). Fitted by Newton steps on the logistic log-likelihood with a small ``ridge``
+    on the slope (separable data stays finite). Raises ValueError if ``bad`` is all one value or does not fall
+    as ``pred`` rises.
+    """
+    x, y = np.asarray(pred, float), np.asarray(bad, float)
+    if x.shape != y.shape or x.ndim != 1:
+        raise ValueError(f"pred and bad must be 1-D and the same length, got {x.shape} and {y.shape}")
+    if y.min() == y.max():
+        raise ValueError("bad is all one value: no crossing to find")
+    mu, sd = x.mean(), x.std() + 1e-9
+    X = np.c_[np.ones_like(x), (x - mu) / sd]
+    w = np.zeros(2)
+    for _ in range(100):
+        q = 1.0 / (1.0 + np.exp(-X @ w))
+        grad = X.T @ (q - y) + np.array([0.0, ridge * w[1]])
+        hess = (X * (q * (1 - q))[:, None]).T @ X + np.diag([1e-9, ridge])
+        step = np.linalg.solve(hess, grad)
+        w -= step
+        if np.abs(step).max() < 1e-10:
+            break
+    if w[1] >= 0:
+        raise ValueError("the bad share does not fall as the prediction rises: the quality model ranks nothing")
+    return float(mu + sd * (np.log(p / (1 - p)) - w[0]) / w[1])
