@@ -194,6 +194,23 @@ def test_a_lead_missing_a_feature_is_predicted_without_it():
     assert predict_lead_snr({"V3": without}, bare)["V3"] == pytest.approx(pred["V2"])
 
 
+def test_uncertain_threshold_is_the_fitted_crossing_and_steady():
+    from ecgcls.digitize.quality import probability_crossing
+
+    rng = np.random.default_rng(3)
+    pred = rng.normal(8.0, 5.0, 400)
+    bad = rng.random(400) < 1.0 / (1.0 + np.exp((pred - 6.0) / 1.5))  # P(bad) = 50 % at 6 dB, 80 % at ~3.9 dB
+    assert probability_crossing(pred, bad) == pytest.approx(6.0, abs=0.6)
+    assert probability_crossing(pred, bad, p=0.8) == pytest.approx(6.0 - 1.5 * np.log(4), abs=0.8)
+    # resampled validation sets move it by little (the cumulative-precision rule moved by ~3 dB on 91 pages)
+    boots = [probability_crossing(pred[i], bad[i]) for i in rng.integers(0, 400, (30, 400))]
+    assert np.std(boots) < 0.5
+    with pytest.raises(ValueError, match="all one value"):
+        probability_crossing(pred, np.zeros(400, bool))
+    with pytest.raises(ValueError, match="ranks nothing"):
+        probability_crossing(pred, ~bad)
+
+
 def test_layout_table_helpers():
     lay = get_layout("6x2+II")
     assert lay.rhythm_rows == (6,)
