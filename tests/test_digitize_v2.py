@@ -295,6 +295,19 @@ def test_line_background_keeps_the_trace():
     assert np.all(out[ys[t != 100], t[t != 100]] == 1.0)
 
 
+def test_row_quantile_is_numpys_bit_for_bit():
+    from ecgcls.digitize.grid import _row_quantile
+
+    rng = np.random.default_rng(5)
+    for n in (1, 2, 3, 17, 256, 513):
+        a = rng.random((9, n)).astype(np.float32)
+        a[::3] = np.round(a[::3] * 8) / 8  # ties
+        for q in (0.0, 0.15, 0.5, 0.85, 1.0, float(rng.random())):
+            want = np.quantile(a, q, axis=1)
+            got = _row_quantile(a, q)
+            assert got.dtype == want.dtype and np.array_equal(got, want), (n, q)
+
+
 def test_black_corners_and_textured_paper_are_no_ink(sig):
     """A page rotated on its own canvas (black corners) over crumpled-paper texture: the corners are found as
     no-paper, broad wrinkle shading is dropped while the pen stroke stays, and the page is read."""

@@ -111,12 +111,28 @@ def line_background(dark: np.ndarray, bands: int = 4, max_samples: int = 256, q:
     xs = np.linspace(0, w, bands + 1).astype(int)
     for a, b in zip(xs[:-1], xs[1:]):
         step = max(1, (b - a) // max_samples)
-        hor[:, a:b] = np.quantile(dark[:, a:b:step], q, axis=1)[:, None]
+        hor[:, a:b] = _row_quantile(dark[:, a:b:step], q)[:, None]
     ys = np.linspace(0, h, bands + 1).astype(int)
     for a, b in zip(ys[:-1], ys[1:]):
         step = max(1, (b - a) // max_samples)
-        ver[a:b] = np.quantile(dark[a:b:step], q, axis=0)[None, :]
+        ver[a:b] = _row_quantile(np.ascontiguousarray(dark[a:b:step].T), q)[None, :]
     return hor, ver
+
+
+def _row_quantile(a: np.ndarray, q: float) -> np.ndarray:
+    """``np.quantile(a, q, axis=1)`` (linear method), equal to it bit for bit, ~4x faster on float32 rows: one
+    partition at the upper neighbour of the q-th position and a max below it, instead of numpy's partition at
+    both neighbours and the array's ends (~15 % of a page's digitization time went there)."""
+    n = a.shape[1]
+    v = (n - 1) * q
+    k = int(np.floor(v))
+    t = float(v - k)
+    if k + 1 >= n:
+        return np.partition(a, n - 1, axis=1)[:, n - 1]
+    p = np.partition(a, k + 1, axis=1)
+    hi, lo = p[:, k + 1], p[:, :k + 1].max(axis=1)
+    d = hi - lo
+    return hi - d * (1 - t) if t >= 0.5 else lo + d * t  # numpy's lerp, both branches
 
 
 def remove_lines(dark: np.ndarray, bands: int = 4) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray]]:
