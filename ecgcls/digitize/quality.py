@@ -122,8 +122,9 @@ def assess(choice: LayoutChoice, traces: list[RowTrace], scale: Scale, fs: float
 def probability_crossing(pred: np.ndarray, bad: np.ndarray, p: float = 0.5, ridge: float = 1e-3) -> float:
     """The predicted SNR (dB) at which a one-feature logistic fit of ``bad`` on ``pred`` reaches probability ``p``.
 
-    Used to choose the page ``uncertain_db`` on validation renders: a page is 'uncertain' where it is more likely
-    than not (``p=0.5``) to have been read below the bad-page SNR. One slope and one intercept fitted to every
+    Used to choose the page ``uncertain_db`` on validation renders: a page is 'uncertain' where it is at least
+    ``p`` likely to have been read below the bad-page SNR (``bench/fit_quality.py`` uses 0.3: a page passed as 'ok'
+    feeds a confident diagnosis, so the rule leans to flagging). One slope and one intercept fitted to every
     page, so a few pages moving do not move the threshold far (a cumulative-precision rule jumped by dB where
     a run of bad pages sat high). Fitted by Newton steps on the logistic log-likelihood with a small ``ridge``
     on the slope (separable data stays finite). Raises ValueError if ``bad`` is all one value or does not fall
