@@ -8,10 +8,10 @@ Training pages: randomized renders (RenderConfig.randomized) and the classic pre
 each lead's features (ecgcls.digitize.quality.FEATURES) to its true SNR (clipped to [-10, 30] dB). Thresholds
 are chosen on the validation renders: ``drop_db`` = the highest predicted SNR under which at least 80 % of leads
 were read worse than 0 dB (wrong numbers); ``uncertain_db`` = the predicted page SNR at which a logistic fit of
-"read below 5 dB" on the prediction crosses 30 % (UNCERTAIN_P) (quality.probability_crossing; the cumulative 80 % rule used
-before moved by up to 3 dB between refits). Page kinds rotate with the record (``(record + page) % 5`` of
-KINDS), so with 2 pages per record every kind is drawn. Writes ecgcls/weights/quality_<ink>.json (with the fit's metrics) and
-bench/results/quality_<ink>.json.
+"read below 5 dB" on the prediction crosses 30 % (UNCERTAIN_P; quality.probability_crossing — the cumulative
+80 % rule used before moved by up to 3 dB between refits). Page kinds rotate with the record
+(``(record + page) % 5`` of KINDS), so with 2 pages per record every kind is drawn. Writes
+ecgcls/weights/quality_<ink>.json (with the fit's metrics) and bench/results/quality_<ink>.json.
 """
 from __future__ import annotations
 
@@ -137,21 +137,21 @@ def main() -> None:
     page_true = np.array([p["page_snr"] for p in val])
     drop_db = _threshold(lead_pred, lead_true < 0.0)
     uncertain_db = probability_crossing(page_pred, page_true < 5.0, p=UNCERTAIN_P)
+    dropped, uncertain = lead_pred < drop_db, page_pred < uncertain_db
+    kinds = np.array([p["kind"] for p in val])
     metrics = {"n_train_pages": len(train), "n_val_pages": len(val), "n_val_leads": int(len(lead_true)),
                "spearman_lead_val": round(float(spearmanr(lead_pred, lead_true)[0]), 3),
                "spearman_page_val": round(float(spearmanr(page_pred, page_true)[0]), 3),
                "mae_lead_db_val": round(float(np.mean(np.abs(lead_pred - np.clip(lead_true, -10, 30)))), 2),
-               "val_leads_dropped": int((lead_pred < drop_db).sum()),
-               "val_dropped_leads_true_snr_mean": round(float(lead_true[lead_pred < drop_db].mean()), 2)
-               if (lead_pred < drop_db).any() else None,
-               "val_pages_uncertain": int((page_pred < uncertain_db).sum()),
-               "val_uncertain_pages_true_snr_mean": round(float(page_true[page_pred < uncertain_db].mean()), 2)
-               if (page_pred < uncertain_db).any() else None,
-               "val_ok_pages_true_snr_mean": round(float(page_true[page_pred >= uncertain_db].mean()), 2),
-               "val_pages_by_kind": {k: sum(p["kind"] == k for p in val) for k in sorted(set(KINDS))},
-               "val_pages_uncertain_by_kind": {k: int(sum(p["kind"] == k and u for p, u in
-                                                          zip(val, page_pred < uncertain_db)))
-                                               for k in sorted(set(KINDS))},
+               "val_leads_dropped": int(dropped.sum()),
+               "val_dropped_leads_true_snr_mean": round(float(lead_true[dropped].mean()), 2)
+               if dropped.any() else None,
+               "val_pages_uncertain": int(uncertain.sum()),
+               "val_uncertain_pages_true_snr_mean": round(float(page_true[uncertain].mean()), 2)
+               if uncertain.any() else None,
+               "val_ok_pages_true_snr_mean": round(float(page_true[~uncertain].mean()), 2),
+               "val_pages_by_kind": {k: int((kinds == k).sum()) for k in sorted(set(KINDS))},
+               "val_pages_uncertain_by_kind": {k: int((uncertain & (kinds == k)).sum()) for k in sorted(set(KINDS))},
                "uncertain_rule": f"logistic P(page read < 5 dB) = {UNCERTAIN_P} on validation pages"}
     model = {"features": list(FEATURES), **fitted,
              "drop_db": round(drop_db, 2), "uncertain_db": round(uncertain_db, 2), "fitted": True, "ink": args.ink,
