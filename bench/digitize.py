@@ -120,24 +120,39 @@ def run_real(ink: str) -> dict:
         try:
             d = digitize(load_image(f), name=f.name, ink=ink)
             rows.append({"file": f.name, "status": d.status, "layout": d.layout_detail, "quality": round(d.quality, 3),
-                         "px_per_mm": round(d.px_per_mm[0], 2), "scale": d.scale_method, "error": d.reason})
+                         "px_per_mm": round(d.px_per_mm[0], 2), "scale": d.scale_method, "row_s": _row_seconds(d),
+                         "error": d.reason})
             ov = d.overlay(1200)
             cv2.imwrite(str(OUT / f"real_{ink}_{f.stem}.png"), cv2.cvtColor(ov, cv2.COLOR_RGB2BGR))
             tiles.append((f.name, ov))
         except (DigitizeError, ImageError) as exc:
             rows.append({"file": f.name, "status": "error", "error": str(exc)})
     with open(OUT / f"digitize_real_{ink}.csv", "w", newline="") as fh:
-        w = csv.DictWriter(fh, fieldnames=["file", "status", "layout", "quality", "px_per_mm", "scale", "error"])
+        w = csv.DictWriter(fh, fieldnames=["file", "status", "layout", "quality", "px_per_mm", "scale", "row_s", "error"])
         w.writeheader()
         w.writerows(rows)
     if tiles:
         contact_sheet(tiles, OUT / f"real_contact_{ink}.png")
+    secs = [r["row_s"] for r in rows if r.get("row_s") is not None]
     res = {"n": len(rows), "ok": sum(r["status"] == "ok" for r in rows),
            "uncertain": sum(r["status"] == "uncertain" for r in rows),
-           "refused": [f"{r['file']}: {r['error']}" for r in rows if r["status"] == "error"]}
+           "refused": [f"{r['file']}: {r['error']}" for r in rows if r["status"] == "error"],
+           "rows_within_5pct_of_10s": sum(abs(v / 10.0 - 1) <= 0.05 for v in secs),
+           "row_seconds": {r["file"]: r.get("row_s") for r in rows}}
     print(f"[{ink:7s}] real pictures: {res['ok']} ok, {res['uncertain']} uncertain, {len(res['refused'])} refused "
-          f"of {res['n']}; overlays in {OUT}")
+          f"of {res['n']}; rows span 10 s ± 5 % on {res['rows_within_5pct_of_10s']} of {len(secs)} read; "
+          f"overlays in {OUT}")
     return res
+
+
+def _row_seconds(d) -> float | None:
+    """Seconds the page's traced rows span at the scale and speed the digitizer found (median over rows). A whole
+    row of a standard page shows 10 s, so on pictures whose rows are whole this checks the scale without a signal
+    to compare (a cropped row or a 5 s page reads short without the scale being wrong)."""
+    ext = [r.x_end - r.x_start for r in d.rows if np.isfinite(r.y).any()]
+    if not ext:
+        return None
+    return round(float(np.median(ext)) / (d.px_per_mm[0] * d.speed_mm_s), 2)
 
 
 def contact_sheet(tiles, path: Path, cols: int = 4, width: int = 600) -> None:

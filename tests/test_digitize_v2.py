@@ -279,6 +279,41 @@ def test_grid_as_dark_as_the_trace(sig, grid_rgb):
     assert _snr(page, d, sig) > 12.0
 
 
+def test_grid_in_a_saturated_colour_is_measured(sig):
+    """Pink lines that keep the red channel at paper white (as some PDF exports draw them) have no darkness in the
+    brightest channel, so they never pass for ink — nor for a grid. The grid's pitch is then read in the darkest
+    channel: on a cropped picture (no paper size to go by) the scale is the grid's, not the 5 mm pulses' (2 %)."""
+    from ecgcls.digitize.grid import tint_darkness
+
+    cfg = RenderConfig(layout="3x4", dpi=130, grid_rgb=((255, 128, 128), (255, 179, 179)))
+    page = render(sig, FS, cfg, rng=5)
+    image = np.ascontiguousarray(page.image[:, : int(page.image.shape[1] * 0.93)])
+    sheet = find_sheet(image, keep_image=False)
+    ink = ink_map(sheet, "classic")
+    seen = ink.ink | ink.dark_pixels
+    assert grid_spacing(None, seen, dark=sheet.dark)[:2] == (None, None)   # invisible where ink is looked for
+    assert grid_spacing(None, seen, dark=tint_darkness(image))[0] == pytest.approx(page.geometry.px_per_mm, rel=0.01)
+    scale = measure_scale(sheet, seen)
+    assert scale.method == "grid" and scale.ppm_x == pytest.approx(page.geometry.px_per_mm, rel=0.01)
+    d = digitize(image)
+    assert d.scale_method == "grid" and d.px_per_mm[0] == pytest.approx(page.geometry.px_per_mm, rel=0.01)
+    assert d.layout == "3x4"
+
+
+def test_a_one_axis_period_in_the_darkest_channel_is_no_grid(sig):
+    """The second look at the darkest channel needs a square grid: a picture periodic on one axis only (here
+    horizontal pink rules every 4 mm, no vertical lines) keeps the page-size and pulse scale."""
+    page = render(sig, FS, RenderConfig(layout="3x4", grid="none", paper="letter"), rng=4)
+    image = page.image.copy()
+    step = int(round(4 * page.geometry.px_per_mm))
+    rules = image[::step]
+    rules[rules.min(axis=2) > 200, 1:] = 150     # pink rules on the paper (red channel untouched)
+    image[::step] = rules
+    d = digitize(image)
+    assert d.scale_method != "grid"
+    assert d.px_per_mm[0] == pytest.approx(page.geometry.px_per_mm, rel=0.02)
+
+
 def test_line_background_keeps_the_trace():
     """Straight page-long lines are found whatever their darkness; a trace crossing them is not."""
     from ecgcls.digitize.grid import remove_lines

@@ -26,6 +26,16 @@ def darkness(image: np.ndarray, bg_px: int = 31) -> np.ndarray:
     return np.clip(out, 0.0, 1.0, out=out)
 
 
+def tint_darkness(image: np.ndarray, bg_px: int = 31) -> np.ndarray:
+    """:func:`darkness` of the darkest channel (float32 (H, W) in [0, 1]), for measuring a grid only.
+
+    :func:`darkness` reads the brightest channel so that a coloured grid never passes for ink; a grid printed in
+    a saturated colour (pink or red lines that keep one channel at paper white, as many PDF exports draw them)
+    then has no darkness at all. In the darkest channel it shows."""
+    v = image.min(axis=2) if image.ndim == 3 else image
+    return darkness(np.ascontiguousarray(v), bg_px)
+
+
 def local_contrast(dark: np.ndarray, k: int) -> np.ndarray:
     """How much darker each pixel is than the paper on *both* sides of it within ``k`` px, across a vertical
     (left and right) or a horizontal (above and below) line through it — the larger of the two (float32 (H, W)).

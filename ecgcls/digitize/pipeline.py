@@ -26,7 +26,7 @@ import numpy as np
 
 from ecgcls.digitize.grid import (bridge_lines, clean_ink, darkness, deskew, estimate_skew, find_page_quad,
                                   grid_beyond_outline, grid_spacing, ink_threshold, keep_strokes, local_contrast,
-                                  outside_page, quad_is_rectangle, rectify, remove_lines, stroke_window)
+                                  outside_page, quad_is_rectangle, rectify, remove_lines, stroke_window, tint_darkness)
 from ecgcls.digitize.layout import choose_layout, segment_placement, strip_residuals
 from ecgcls.digitize.quality import assess
 from ecgcls.digitize.stages import (DigitizedPage, DigitizeError, InkMap, Pulses, Rows, RowTrace, Scale, Sheet)
@@ -40,6 +40,7 @@ LAYOUTS_BY_ROWS: dict[int, tuple[str, ...]] = {3: ("3x4", "cabrera"), 4: ("3x4+I
                                                12: ("12x1",), 13: ("12x1+II",)}
 STANDARD_GAINS = (2.5, 5.0, 10.0, 20.0, 40.0)
 COMMON_GAINS = (5.0, 10.0, 20.0)  # what a calibration pulse on a measured grid must show to count as one
+SQUARE_TOL = 0.03   # relative pitch difference of a grid's two axes under which it is square
 WEAK_GRID = 0.4     # a grid this periodic or more is trusted over calibration pulses that disagree with it
 STRIP_MATCH = 0.85  # a rhythm strip must repeat its lead's column segment at least this well (unrelated: ~1.0)
 INK_METHODS = ("classic", "net")
@@ -47,7 +48,7 @@ INK_METHODS = ("classic", "net")
 NET_INK = {"mode": "gate", "support": 0.3, "support_px": 2, "long_side": None}
 
 #: bumped whenever the digitizer's output changes, so caches of digitized pictures are rebuilt
-DIGITIZER_VERSION = 19
+DIGITIZER_VERSION = 20
 
 
 # ---- helpers ------------------------------------------------------------------------------------------
@@ -175,6 +176,7 @@ def _snap_gain(g: float | None) -> float:
 # ---- stages ---------------------------------------------------------------------------------------------
 def _upright(image: np.ndarray, keep_image: bool, rectified: bool) -> Sheet:
     """The darkness map of ``image`` de-skewed (the picture too when ``keep_image``)."""
+    source = image
     dark = darkness(image)
     void = outside_page(image)
     if void is not None:  # black corners of a page rotated on its own canvas: neither paper nor ink
@@ -186,7 +188,7 @@ def _upright(image: np.ndarray, keep_image: bool, rectified: bool) -> Sheet:
         image = deskew(image, rot) if keep_image else image
     else:
         rot = 0.0
-    return Sheet(image if keep_image else None, dark, float(rot), rectified)
+    return Sheet(image if keep_image else None, dark, float(rot), rectified, source=source)
 
 
 def find_sheet(image: np.ndarray, keep_image: bool = True) -> Sheet:
@@ -239,11 +241,28 @@ def ink_map(sheet: Sheet, method: str = "classic", weights=None) -> InkMap:
     return InkMap(ink, "net", thr, prob, dark_pixels=dark > thr)
 
 
+def _tint(sheet: Sheet) -> np.ndarray:
+    """:func:`~ecgcls.digitize.grid.tint_darkness` of the sheet's picture, in the darkness map's coordinates."""
+    t = tint_darkness(sheet.source)
+    void = outside_page(sheet.source)
+    if void is not None:
+        t[void] = 0.0
+    if sheet.rotation_deg:
+        t = np.clip(deskew(t, sheet.rotation_deg, border=0.0), 0.0, 1.0)
+    return t
+
+
 def measure_scale(sheet: Sheet, ink: np.ndarray) -> Scale:
     """px per mm from the grid (both axes; a stretched or misread axis falls back to the other), else from the
     page width of a Letter page (refined by the calibration pulses later, see :func:`read_pulses`)."""
     h, w = sheet.dark.shape
     ppm_x, ppm_y, strength = grid_spacing(sheet.image, ink, dark=sheet.dark)
+    if ppm_x is None and ppm_y is None and sheet.source is not None and sheet.source.ndim == 3:
+        # no grid in the darkness map: one printed in a saturated colour shows only in the darkest channel. As a
+        # second look it must be square (the same pitch on both axes), not one periodic axis
+        gx, gy, gs = grid_spacing(None, ink, dark=_tint(sheet))
+        if gx and gy and abs(np.log(gx / gy)) < SQUARE_TOL:
+            ppm_x, ppm_y, strength = gx, gy, gs
     # a scale is plausible if the picture then spans 100-450 mm across (a page or a good part of one)
     ppm_x = ppm_x if ppm_x and 100 <= w / ppm_x <= 450 else None
     ppm_y = ppm_y if ppm_y and 60 <= h / ppm_y <= 450 else None

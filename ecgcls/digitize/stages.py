@@ -32,6 +32,8 @@ class Sheet:
     dark: np.ndarray
     rotation_deg: float
     rectified: bool
+    #: the picture the darkness map was made from, before de-skewing (a reference, not a copy)
+    source: np.ndarray | None = field(default=None, repr=False)
 
 
 @dataclass
