@@ -320,6 +320,28 @@ def test_ten_second_rows_set_the_scale_only_where_nothing_better_did():
         assert _ten_second_rows(kept, ten_s, 50.0, 25.0, 500.0) is kept
     assert _ten_second_rows(Scale(8.1, 8.1, "page_size"), ten_s, 3.0, 25.0, 500.0).method == "page_size"  # cut rows
     assert _ten_second_rows(Scale(8.5, 8.5, "page_size"), ten_s, 50.0, 25.0, 500.0).method == "page_size"  # not 10 s
+    # rows that would last 22 s: no 12-lead page prints that, the scale was misread — even a measured grid's; both
+    # axes follow the rows (square pixels), a pulse's height stays
+    got = _ten_second_rows(Scale(3.6, 3.6, "grid", 0.8), ten_s, 50.0, 25.0, 500.0)
+    assert (got.ppm_x, got.ppm_y, got.method) == (pytest.approx(8.0), pytest.approx(8.0), "grid+rows")
+    got = _ten_second_rows(Scale(5.0, 7.9, "calibration"), ten_s, 3.0, 25.0, 500.0)  # rows cut at the edge: still
+    assert (got.ppm_x, got.ppm_y, got.method) == (pytest.approx(8.0), 7.9, "calibration+rows")
+    assert _ten_second_rows(Scale(7.7, 7.7, "grid"), ten_s, 50.0, 25.0, 500.0).method == "grid"  # 10.4 s: kept
+
+
+def test_a_misread_grid_is_caught_by_the_rows(sig, monkeypatch):
+    """A grid period misread as twice its pitch (a dotted minor grid, text) would make the rows of a 3×4 page last
+    20 s; the rows' 10 s set the scale instead. (Printed without pulses: with them, the misread grid would make the
+    pulses 10 mm wide and 20 mm tall, a 50 mm/s page at 20 mm/mV that reads the same samples.)"""
+    import ecgcls.digitize.pipeline as P
+
+    page = render(sig, FS, RenderConfig(layout="3x4", calibration=False), rng=4)
+    true = page.geometry.px_per_mm
+    monkeypatch.setattr(P, "grid_spacing", lambda *a, **k: (true / 2, true / 2, 0.8))
+    d = digitize(page.image)
+    assert d.scale_method == "grid+rows"
+    assert d.px_per_mm[0] == pytest.approx(true, rel=0.01) and d.px_per_mm[1] == pytest.approx(true, rel=0.01)
+    assert _snr(page, d, sig) > 15.0
 
 
 def test_clean_ink_drops_specks_even_when_there_are_very_many():

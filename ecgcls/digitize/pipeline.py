@@ -41,6 +41,7 @@ LAYOUTS_BY_ROWS: dict[int, tuple[str, ...]] = {3: ("3x4", "cabrera"), 4: ("3x4+I
 STANDARD_GAINS = (2.5, 5.0, 10.0, 20.0, 40.0)
 COMMON_GAINS = (5.0, 10.0, 20.0)  # what a calibration pulse on a measured grid must show to count as one
 SQUARE_TOL = 0.03   # relative pitch difference of a grid's two axes under which it is square
+TOO_LONG_ROWS = 0.25  # rows that would last this much over 10 s at the scale found: the scale was misread
 WEAK_GRID = 0.4     # a grid this periodic or more is trusted over calibration pulses that disagree with it
 STRIP_MATCH = 0.85  # a rhythm strip must repeat its lead's column segment at least this well (unrelated: ~1.0)
 INK_METHODS = ("classic", "net")
@@ -48,7 +49,7 @@ INK_METHODS = ("classic", "net")
 NET_INK = {"mode": "gate", "support": 0.3, "support_px": 2, "long_side": None}
 
 #: bumped whenever the digitizer's output changes, so caches of digitized pictures are rebuilt
-DIGITIZER_VERSION = 20
+DIGITIZER_VERSION = 21
 
 
 # ---- helpers ------------------------------------------------------------------------------------------
@@ -436,7 +437,7 @@ def read_pulses(traces: list[RowTrace], scale: Scale, width_px: int, speed_mm_s:
 
 
 def _ten_second_rows(scale: Scale, extent_px: float, room_px: float, speed: float, fs: float, tol: float = 0.03,
-                     agree: float = 0.003) -> Scale:
+                     agree: float = 0.003, too_long: float = TOO_LONG_ROWS) -> Scale:
     """Without a grid, the rows themselves are a fine ruler: a 12-lead page's full rows show the standard 10 s
     (the last sample at 10 s − 1/fs), and their traced extent ``extent_px`` is good to a pixel or two (~0.1 %).
     The page size is exact for a whole, uncropped page and off by the crop otherwise (a photo, a scan with its
@@ -444,10 +445,19 @@ def _ten_second_rows(scale: Scale, extent_px: float, room_px: float, speed: floa
     scale found, the horizontal scale is taken from them — unless it came from the paper's size and the rows agree
     with it within ``agree`` (an uncropped page), or the rows run to the picture's edge (``room_px`` under a
     millimetre: the picture cut them, they are shorter than they were printed). With the paper's size, the
-    vertical scale follows (square pixels); from the pulses, it keeps their height. A measured grid is kept."""
-    if scale.method == "grid" or extent_px <= 0 or room_px < scale.ppm_x:
+    vertical scale follows (square pixels); from the pulses, it keeps their height. A measured grid is kept —
+    unless the rows would then last more than 10 s by over ``too_long`` (relative), which no 12-lead page prints:
+    the grid's period was misread (text, a dotted minor grid, a photo's near edge), and both axes are scaled to the
+    rows' 10 s (a pulse's height is kept)."""
+    if extent_px <= 0:
         return scale
     ppm_rows = extent_px / ((10.0 - 1.0 / fs) * speed)
+    if ppm_rows > scale.ppm_x * (1 + too_long):
+        k = ppm_rows / scale.ppm_x
+        y = scale.ppm_y if scale.method.startswith("calibration") else scale.ppm_y * k
+        return Scale(ppm_rows, y, scale.method + "+rows", scale.strength)
+    if scale.method == "grid" or room_px < scale.ppm_x:
+        return scale
     off = abs(np.log(ppm_rows / scale.ppm_x))
     page = scale.method.startswith("page_size")
     if off > tol or (page and off < agree):
