@@ -158,6 +158,22 @@ def test_stages_one_by_one(sig):
         ink_map(sheet, "magic")
 
 
+@pytest.mark.parametrize("width_mm, speed", [(5.0, 25.0), (10.0, 50.0), (7.2, 25.0)])
+def test_pulse_width_sets_the_speed_only_when_it_fits_one(width_mm, speed):
+    """On a strong grid a 5 mm pulse is 25 mm/s and a 10 mm one 50 mm/s; a 7 mm one (cut by the picture's edge, or
+    run into the trace's start, as on a real 25 mm/s printout read at 50 before) says nothing: 25 mm/s, or the
+    stated speed."""
+    from ecgcls.digitize.stages import RowTrace, Scale
+
+    ppm = 4.0
+    scale = Scale(ppm, ppm, "grid", 0.8)
+    traces = [RowTrace(100.0 * (i + 1), np.arange(10.0), np.zeros(10), 0.0, 9.0, 10.0, 0.0,
+                       (width_mm * ppm, 10.0 * ppm)) for i in range(3)]
+    p, got = read_pulses(traces, scale, 1100)
+    assert p.speed_mm_s == speed and got == scale
+    assert read_pulses(traces, scale, 1100, speed_mm_s=50.0)[0].speed_mm_s == 50.0
+
+
 def test_quality_ranks_readings_and_flags_bad_pages(sig):
     good = digitize(render(sig, FS, RenderConfig(layout="3x4+II"), rng=9).image)
     assert good.status == "ok" and good.reason == ""

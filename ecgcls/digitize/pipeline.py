@@ -49,7 +49,7 @@ INK_METHODS = ("classic", "net")
 NET_INK = {"mode": "gate", "support": 0.3, "support_px": 2, "long_side": None}
 
 #: bumped whenever the digitizer's output changes, so caches of digitized pictures are rebuilt
-DIGITIZER_VERSION = 21
+DIGITIZER_VERSION = 22
 
 
 # ---- helpers ------------------------------------------------------------------------------------------
@@ -416,10 +416,13 @@ def read_pulses(traces: list[RowTrace], scale: Scale, width_px: int, speed_mm_s:
         pw_mm = float(np.median([p[0] for p in pulses])) / scale.ppm_x
         speeds = (speed_mm_s,) if speed_mm_s else (25.0, 50.0)
         fit = min(speeds, key=lambda v: abs(np.log(pw_mm / (0.2 * v))))
-        if abs(np.log(pw_mm / (0.2 * fit))) > 0.25 and scale.strength < WEAK_GRID:
+        misfit = abs(np.log(pw_mm / (0.2 * fit))) > 0.25
+        if misfit and scale.strength < WEAK_GRID:
             scale = Scale(width_px / PAPER_SIZES_MM["letter"][0], width_px / PAPER_SIZES_MM["letter"][0], "page_size")
-        else:
+        elif not misfit:
             speed = fit
+        # else: on a strong grid, pulses of neither width (7 mm: cut by the picture's edge, or run into the trace)
+        # say nothing about the speed; it stays as stated, else 25 mm/s
     speed = float(speed or 25.0)
     if scale.method == "page_size" and pulses:
         pw, ph = (float(np.median([p[i] for p in pulses])) for i in (0, 1))
