@@ -369,11 +369,20 @@ def grid_spacing(image: np.ndarray | None, ink: np.ndarray | None = None, page_m
     return out[0], out[1], float(min(strengths))
 
 
-def square_grid(dark: np.ndarray, tol: float = 0.03) -> tuple[bool, float]:
+#: relative pitch difference of a grid's two axes under which it is square
+SQUARE_TOL = 0.03
+
+
+def is_square(ppm_x: float | None, ppm_y: float | None, tol: float = SQUARE_TOL) -> bool:
+    """Whether both axes' pitches were measured and agree within ``tol`` (relative)."""
+    return bool(ppm_x and ppm_y and abs(np.log(ppm_x / ppm_y)) < tol)
+
+
+def square_grid(dark: np.ndarray, tol: float = SQUARE_TOL) -> tuple[bool, float]:
     """Whether :func:`grid_spacing` finds the same pitch on both axes (within ``tol``, relative) in a
     darkness map, and the grid's strength (0..1)."""
     x, y, strength = grid_spacing(None, None, dark=dark)
-    return bool(x and y and abs(np.log(x / y)) < tol), float(strength)
+    return is_square(x, y, tol), float(strength)
 
 
 def grid_beyond_outline(dark: np.ndarray, quad: np.ndarray, rotation_deg: float = 0.0,

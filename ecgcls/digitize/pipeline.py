@@ -26,7 +26,8 @@ import numpy as np
 
 from ecgcls.digitize.grid import (bridge_lines, clean_ink, darkness, deskew, estimate_skew, find_page_quad,
                                   grid_beyond_outline, grid_spacing, ink_threshold, keep_strokes, local_contrast,
-                                  outside_page, quad_is_rectangle, rectify, remove_lines, stroke_window, tint_darkness)
+                                  is_square, outside_page, quad_is_rectangle, rectify, remove_lines, stroke_window,
+                                  tint_darkness)
 from ecgcls.digitize.layout import choose_layout, segment_placement, strip_residuals
 from ecgcls.digitize.quality import assess
 from ecgcls.digitize.stages import (DigitizedPage, DigitizeError, InkMap, Pulses, Rows, RowTrace, Scale, Sheet)
@@ -40,7 +41,6 @@ LAYOUTS_BY_ROWS: dict[int, tuple[str, ...]] = {3: ("3x4", "cabrera"), 4: ("3x4+I
                                                12: ("12x1",), 13: ("12x1+II",)}
 STANDARD_GAINS = (2.5, 5.0, 10.0, 20.0, 40.0)
 COMMON_GAINS = (5.0, 10.0, 20.0)  # what a calibration pulse on a measured grid must show to count as one
-SQUARE_TOL = 0.03   # relative pitch difference of a grid's two axes under which it is square
 TOO_LONG_ROWS = 0.25  # rows that would last this much over 10 s at the scale found: the scale was misread
 WEAK_GRID = 0.4     # a grid this periodic or more is trusted over calibration pulses that disagree with it
 STRIP_MATCH = 0.85  # a rhythm strip must repeat its lead's column segment at least this well (unrelated: ~1.0)
@@ -262,7 +262,7 @@ def measure_scale(sheet: Sheet, ink: np.ndarray) -> Scale:
         # no grid in the darkness map: one printed in a saturated colour shows only in the darkest channel. As a
         # second look it must be square (the same pitch on both axes), not one periodic axis
         gx, gy, gs = grid_spacing(None, ink, dark=_tint(sheet))
-        if gx and gy and abs(np.log(gx / gy)) < SQUARE_TOL:
+        if is_square(gx, gy):
             ppm_x, ppm_y, strength = gx, gy, gs
     # a scale is plausible if the picture then spans 100-450 mm across (a page or a good part of one)
     ppm_x = ppm_x if ppm_x and 100 <= w / ppm_x <= 450 else None
