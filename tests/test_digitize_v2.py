@@ -527,6 +527,39 @@ def test_a_lone_stroke_before_the_start_pulse_is_no_rising_edge():
     assert (gain, x_start, size) == (want_gain, want_start, want_size)
 
 
+def test_a_pulse_cut_by_the_pictures_edge_keeps_its_height_not_its_width():
+    """A row that starts at the picture's left edge on a pulse's roof (its rising edge cut off, as on a real
+    25 mm/s printout read at 50 mm/s before: the falling edge and the first QRS passed for a 9 mm pulse) reads the
+    pulse's height (the gain) and starts after its falling edge; its width is unknown (NaN) and sets no speed.
+    A trace that merely starts at the edge and returns to its level after a QRS has no pulse."""
+    from ecgcls.digitize.pipeline import _calibration
+    from ecgcls.digitize.stages import RowTrace, Scale
+
+    ppm = 8.0
+    w = int(60 * ppm)
+    top, bot = np.full(w, np.nan), np.full(w, np.nan)
+    fall = int(2 * ppm)  # 2 mm of roof left of the falling edge
+    top[:fall], bot[:fall] = 99 - 10 * ppm, 101 - 10 * ppm
+    top[fall - 1:fall + 1], bot[fall - 1:fall + 1] = 99 - 10 * ppm, 101.0  # the falling edge, 10 mm
+    top[fall + 1:], bot[fall + 1:] = 99.0, 101.0  # the trace runs on from it
+    q = int(12 * ppm)  # a QRS 9 mm later: the old reading's "falling edge"
+    top[q:q + 3], bot[q:q + 3] = 99 - 12 * ppm, 101.0
+    gain, x_start, size = _calibration(top, bot, ppm, ppm, None)
+    assert gain == pytest.approx(10.0, rel=0.05) and np.isnan(size[0]) and size[1] == pytest.approx(10 * ppm, abs=2)
+    assert fall - 2 <= x_start <= fall + 2
+    # rows whose pulses all lost their width read no speed from them: 25 mm/s on a strong grid
+    traces = [RowTrace(100.0 * (i + 1), np.arange(10.0), np.zeros(10), 0.0, 9.0, gain, 0.0, size) for i in range(3)]
+    assert read_pulses(traces, Scale(ppm, ppm, "grid", 0.8), w)[0].speed_mm_s == 25.0
+    # the roof cut too short to trace: the falling edge is the first thing traced, 1.9 mm from the edge
+    roofless_top, roofless_bot = top.copy(), bot.copy()
+    roofless_top[:fall - 1], roofless_bot[:fall - 1] = np.nan, np.nan
+    g2, start2, size2 = _calibration(roofless_top, roofless_bot, ppm, ppm, None)
+    assert g2 == pytest.approx(10.0, rel=0.05) and np.isnan(size2[0]) and abs(start2 - x_start) <= 2
+    # no roof: a trace starting at the edge on its baseline, one QRS, back to the same level
+    top[:q], bot[:q] = 99.0, 101.0
+    assert _calibration(top, bot, ppm, ppm, None)[0] is None
+
+
 def test_rows_sharing_an_ink_run_keep_to_their_own_side():
     """Where the paths of two neighbouring rows hold one ink run (a QRS running into the next row), each row's
     reading stays on its side of the midline between their baselines; elsewhere readings are untouched."""

@@ -139,32 +139,45 @@ class TraceSegDataModule(L.LightningDataModule):
             ids = np.random.default_rng([self.seed, k]).permutation(splits[split])[: self.n_pages[split]]
             self.ids[split] = [int(i) for i in ids]
             # drawing is the slow part: keep the pool in the cache, keyed by everything that decides it
-            key = hashlib.sha1(json.dumps([store.key, self.ids[split], self.seed, k, self.long_side, self.jitter,
-                                           self.dpi, POOL_VERSION]).encode()).hexdigest()[:16]
-            path = Path(self.cache_dir).expanduser() / "traceseg" / f"{split}_{key}.pt"
+            key = hashlib.sha1(json.dumps([store.key, self.ids[split], self.seed, k, *self._pool_key()]
+                                          ).encode()).hexdigest()[:16]
+            path = Path(self.cache_dir).expanduser() / self.pool_name / f"{split}_{key}.pt"
             if path.is_file():
                 self.pages[split] = torch.load(path, weights_only=False)
                 log.info("%s: %d pages from %s", split, len(self.pages[split]), path)
                 continue
             sigs = [np.nan_to_num(store.get(int(i))) for i in ids]
-            self.pages[split] = draw_pages(sigs, self.fs, self.seed * 1000 + k, self.long_side, self.jitter,
-                                           self.dpi, self.render_workers)
+            self.pages[split] = self._draw_pool(sigs, self.seed * 1000 + k)
             path.parent.mkdir(parents=True, exist_ok=True)
             tmp = path.with_suffix(".tmp")
             torch.save(self.pages[split], tmp)
             tmp.rename(path)
             log.info("%s: %d pages drawn, cached in %s", split, len(self.pages[split]), path)
 
+    #: cache folder of the drawn pools (under ``cache_dir``)
+    pool_name = "traceseg"
+
+    def _pool_key(self) -> list:
+        """Everything besides the records and seed that decides a drawn pool."""
+        return [self.long_side, self.jitter, self.dpi, POOL_VERSION]
+
+    def _draw_pool(self, signals: list, seed: int) -> list:
+        return draw_pages(signals, self.fs, seed, self.long_side, self.jitter, self.dpi, self.render_workers)
+
     def describe(self) -> dict:
         return {"folds": self.folds, "n_pages": {k: len(v) for k, v in self.pages.items()},
                 "long_side": self.long_side, "jitter": list(self.jitter), "dpi": list(self.dpi), "crop": self.crop,
                 "fs": self.fs, "record_ids": self.ids}
 
+    def _dataset(self, split: str) -> Dataset:
+        if split == "train":
+            return CropDataset(self.pages["train"], self.crop, self.crops_per_page, True, self.seed)
+        return CropDataset(self.pages["val"], self.crop, 4, False, self.seed + 1)
+
     def train_dataloader(self) -> DataLoader:
-        ds = CropDataset(self.pages["train"], self.crop, self.crops_per_page, True, self.seed)
+        ds = self._dataset("train")
         ds.epoch = self.trainer.current_epoch if self.trainer is not None else 0
         return DataLoader(ds, self.batch_size, shuffle=True, num_workers=self.num_workers)
 
     def val_dataloader(self) -> DataLoader:
-        return DataLoader(CropDataset(self.pages["val"], self.crop, 4, False, self.seed + 1), self.batch_size,
-                          num_workers=self.num_workers)
+        return DataLoader(self._dataset("val"), self.batch_size, num_workers=self.num_workers)

@@ -47,9 +47,15 @@ STRIP_MATCH = 0.85  # a rhythm strip must repeat its lead's column segment at le
 INK_METHODS = ("classic", "net")
 #: how the network's probabilities become ink (chosen on ecgcls's own validation renders, bench/digitize.py)
 NET_INK = {"mode": "gate", "support": 0.3, "support_px": 2, "long_side": None}
+#: opt-in, experimental (off: no network is bundled; see docs/DESIGN-NOTES.md): where two rows' traces hold one ink
+#: run, read each row from the ink the lead separation network (:mod:`ecgcls.digitize.separate`, weights from
+#: ``python train.py experiment=lead_sep``) calls its own, over the shared columns ± ``margin_mm``, the network
+#: seeing ``context_mm`` more each side, in a band ± ``half_mm`` round the row (its training crops: ± 24 mm);
+#: ``weights``: None = ``ecgcls/weights/leadsep.safetensors``. Off, v22's midline rule alone decides.
+SEPARATE = {"on": False, "margin_mm": 3.0, "context_mm": 8.0, "half_mm": 24.0, "threshold": 0.5, "weights": None}
 
 #: bumped whenever the digitizer's output changes, so caches of digitized pictures are rebuilt
-DIGITIZER_VERSION = 22
+DIGITIZER_VERSION = 23
 
 
 # ---- helpers ------------------------------------------------------------------------------------------
@@ -80,12 +86,16 @@ def _calibration(top: np.ndarray, bot: np.ndarray, ppm_x: float, ppm_y: float, s
     # a pulse's top is inked from edge to edge: a lone stroke before it (a frame or separator line, a letter) is
     # no rising edge, so a rising edge without a traced top to its falling edge gives way to the next group
     groups = _edge_groups(h, ppm_x, ppm_y)
-    for k, first in enumerate(groups[:3]):
-        g = next((c for c in groups[k + 1:] if lo_mm <= (c[-1] - first[0]) / ppm_x <= hi_mm), None)
-        if g is not None and np.isfinite(top[x0 + first[-1] + 1:x0 + g[0]]).mean() >= 0.8:
-            break
+    cut = _cut_pulse(top, bot, x0, groups, ppm_x, ppm_y)
+    if cut is not None:  # the picture's edge cut the rising edge off: the falling edge alone is left
+        first = g = cut
     else:
-        return None, None, None
+        for k, first in enumerate(groups[:3]):
+            g = next((c for c in groups[k + 1:] if lo_mm <= (c[-1] - first[0]) / ppm_x <= hi_mm), None)
+            if g is not None and np.isfinite(top[x0 + first[-1] + 1:x0 + g[0]]).mean() >= 0.8:
+                break
+        else:
+            return None, None, None
     fall = g[-1]
     height = float(max(np.nanmax(h[first]), np.nanmax(h[g])))
     gain = height / ppm_y
@@ -100,8 +110,46 @@ def _calibration(top: np.ndarray, bot: np.ndarray, ppm_x: float, ppm_y: float, s
         start = _edge_centre(top, bot, x0 + g, dark) if dark is not None else x0 + float(np.mean(g))
     # between stroke centres: the edges' column groups are a stroke wide, the tallest column a stroke taller
     stroke = float(np.nanmedian((bot - top)[x0:x0 + win])) + 1.0
-    size = (float(np.mean(g) - np.mean(first)), height - stroke + 1.0)
+    size = (float(np.mean(g) - np.mean(first)) if cut is None else float("nan"), height - stroke + 1.0)
     return gain, float(start), size
+
+
+def _cut_pulse(top: np.ndarray, bot: np.ndarray, x0: int, groups: list[np.ndarray], ppm_x: float, ppm_y: float,
+               edge_px: int = 2) -> np.ndarray | None:
+    """A pulse whose rising edge the picture's left edge cut off, so that only its falling edge is left: the
+    first tall stroke (``groups[0]``, columns relative to ``x0``, the first traced column), with the trace
+    running on from its foot. Either the trace starts at the picture's edge (within ``edge_px``) on the pulse's
+    roof — a stroke as thin as the trace, flat for at least 1 mm, then falling by the stroke's height (a trace
+    that merely starts at the edge returns to its own level after a QRS) — or, where the roof was cut too short to trace, the stroke itself
+    is the first thing traced, within 2.5 mm of the edge (half a 25 mm/s pulse's width: a stroke further in is
+    likelier a whole pulse's rising edge whose roof went untraced), a standard pulse's height (5, 10 or 20 mm)
+    with the trace running on from its foot. Returns the stroke's columns, or None."""
+    if not groups:
+        return None
+    fall = groups[0]
+    mid = (top + bot) / 2
+    after = mid[x0 + int(fall[-1]) + 1:x0 + int(fall[-1]) + 1 + int(4 * ppm_x)]
+    if not np.isfinite(after).any():
+        return None
+    height = float(np.nanmax((bot - top)[x0 + fall]))
+    if fall[0] < 1.0 * ppm_x:  # no roof to read: the stroke at the edge, its foot where the trace runs on
+        if x0 + fall[0] > max(edge_px, 2.5 * ppm_x):
+            return None
+        foot = float(np.nanmax(bot[x0 + fall]))
+        standard = min(abs(np.log(height / ppm_y / g)) for g in COMMON_GAINS) < 0.2
+        runs_on = np.isfinite(after).mean() >= 0.5 and abs(np.nanmedian(after) - foot) < 0.25 * height
+        return fall if standard and runs_on else None
+    if x0 > edge_px:
+        return None
+    before = mid[x0:x0 + int(fall[0])]
+    if np.isfinite(before).mean() < 0.8:
+        return None
+    drop = float(np.nanmedian(after) - np.nanmedian(before))
+    flat = float(np.nanmax(before) - np.nanmin(before))
+    # the roof is a pen stroke as thin as the trace, not the edge of a dark area (a rotated page's black corner)
+    a = x0 + int(fall[-1]) + 1
+    thin = np.nanmedian((bot - top)[x0:x0 + int(fall[0])]) <= 2 * np.nanmedian((bot - top)[a:a + int(4 * ppm_x)]) + 1
+    return fall if drop > 0.6 * height and flat < 0.25 * height and thin else None
 
 
 def _edge_centre(top: np.ndarray, bot: np.ndarray, cols: np.ndarray, dark: np.ndarray) -> float:
@@ -353,28 +401,109 @@ def trace_rows(ink: np.ndarray, dark: np.ndarray, rows: Rows, scale: Scale, spee
         path_px = float(np.sum(bot[ok] - top[ok] + 1)) if ok.any() else 0.0
         clutter = float(np.log1p(max(0.0, float(ink[a:b].sum()) - path_px) / max(path_px, 1.0)))
         out.append(RowTrace(float(y0), np.arange(w, dtype=float), y_vals, x_start, x_end, g, clutter, pulse))
-    _keep_own_side(out, spans)
+    separated = _separate_rows(out, spans, ink, dark, rows, scale, claims)
+    _keep_own_side(out, spans, separated)
     return _common_start(out, scale.ppm_x)
 
 
-def _keep_own_side(rows: list[RowTrace], spans: list[tuple[np.ndarray, np.ndarray]]) -> None:
+def _shared(spans: list[tuple[np.ndarray, np.ndarray]], r: int) -> np.ndarray:
+    """Columns where rows ``r`` and ``r + 1``'s paths (top, bottom per column) hold one ink run."""
+    (t1, b1), (t2, b2) = spans[r], spans[r + 1]
+    with np.errstate(invalid="ignore"):
+        return np.isfinite(t1) & np.isfinite(t2) & (t1 <= b2) & (t2 <= b1)
+
+
+def _runs_of(mask: np.ndarray) -> list[tuple[int, int]]:
+    """[start, end) of each run of True in a 1-D bool array."""
+    d = np.diff(np.r_[0, mask.astype(np.int8), 0])
+    return list(zip(np.flatnonzero(d == 1).tolist(), np.flatnonzero(d == -1).tolist()))
+
+
+def _separate_rows(rows_out: list[RowTrace], spans: list[tuple[np.ndarray, np.ndarray]], ink: np.ndarray,
+                   dark: np.ndarray, rows: Rows, scale: Scale, claims: np.ndarray | None = None
+                   ) -> list[np.ndarray]:
+    """Re-read each row where its path shares an ink run with a neighbour's, from the ink the lead separation
+    network calls this row's own (``SEPARATE``); ``rows_out[i].y`` changes in place in those columns (± a
+    margin; outside them the path keeps paying for ink other rows took, ``claims`` as in :func:`trace_rows`).
+    Returns per row the columns so read (bool (W,)), which the midline rule then leaves alone. Without the
+    network's weights nothing changes (and a warning says so once)."""
+    w = ink.shape[1]
+    done = [np.zeros(w, bool) for _ in rows_out]
+    if not SEPARATE["on"] or len(rows_out) < 2:
+        return done
+    need = [np.zeros(w, bool) for _ in rows_out]
+    for r in range(len(rows_out) - 1):
+        sh = _shared(spans, r)
+        need[r] |= sh
+        need[r + 1] |= sh
+    if not any(n.any() for n in need):
+        return done
+    from scipy.ndimage import binary_dilation
+
+    from ecgcls.digitize.separate import LEVEL_MM, row_probability, trace_level
+
+    m = max(1, int(round(SEPARATE["margin_mm"] * scale.ppm_x)))
+    c = max(1, int(round(SEPARATE["context_mm"] * scale.ppm_x)))
+    half = SEPARATE["half_mm"] * scale.ppm_y
+    for r, n in enumerate(need):
+        if not n.any():
+            continue
+        a, b = int(max(0, rows.y[r] - half)), int(min(ink.shape[0], rows.y[r] + half))
+        win = binary_dilation(n, np.ones(2 * m + 1, bool))
+        band = ink[a:b].copy()
+        cols = np.flatnonzero(win)
+        lo, hi = max(0, int(cols[0]) - c), min(w, int(cols[-1]) + 1 + c)  # one pass over all the row's windows
+        # the network is told where this row runs: its first reading's level (the wander, not the waves)
+        level = trace_level((spans[r][0] + spans[r][1]) / 2, LEVEL_MM * scale.ppm_x)[lo:hi]
+        level = np.where(np.isfinite(level), level, rows.y[r])
+        try:
+            p = row_probability(dark[a:b, lo:hi], level - a, rows.pitch, scale.ppm_x, scale.ppm_y,
+                                SEPARATE["weights"])
+        except FileNotFoundError as exc:
+            _warn_once(f"overlapping rows not separated: {exc}")
+            return done
+        band[:, cols] &= p[:, cols - lo] > SEPARATE["threshold"]
+        others = None
+        if claims is not None:
+            others = (claims[a:b] & np.uint16(~(1 << r) & 0xFFFF)) != 0
+            others[:, win] = False  # there the network has said which ink is this row's
+        _, _, val = follow_trace(band, rows.y[r] - a, rows.pitch, dark_band=dark[a:b], others=others)
+        y = rows_out[r].y
+        sel = win & np.isfinite(y) & np.isfinite(val)
+        y[sel] = val[sel] + a
+        done[r] = sel
+    return done
+
+
+_WARNED: set[str] = set()
+
+
+def _warn_once(msg: str) -> None:
+    import warnings
+
+    if msg not in _WARNED:
+        _WARNED.add(msg)
+        warnings.warn(msg, RuntimeWarning, stacklevel=3)
+
+
+def _keep_own_side(rows: list[RowTrace], spans: list[tuple[np.ndarray, np.ndarray]],
+                   separated: list[np.ndarray] | None = None) -> None:
     """Where two neighbouring rows' paths hold one ink run in the same column (a QRS of one row running into the
     next row's: 12×1 chest leads), the ink cannot tell which part of the run is whose, and each row would read the
     run's far end (the other row's R or S wave). There each row's reading (``rows[i].y``, in place) is kept on its
     own side of the line midway between the two rows' baselines. ``spans``: each row's path (top, bottom) per column.
     On own clean 12×1 renders 15.85 → 16.19 dB; a line 0.35 / 0.65 / 0.8 / 1.0 of the way to the other baseline
-    16.03 / 16.07 / 15.96 / 15.93 dB; interpolating across such columns instead 15.55 dB."""
+    16.03 / 16.07 / 15.96 / 15.93 dB; interpolating across such columns instead 15.55 dB. Columns in
+    ``separated[i]`` (row i re-read from its own ink, :func:`_separate_rows`) keep their reading."""
     for r in range(len(rows) - 1):
-        (t1, b1), (t2, b2) = spans[r], spans[r + 1]
-        with np.errstate(invalid="ignore"):
-            shared = np.isfinite(t1) & np.isfinite(t2) & (t1 <= b2) & (t2 <= b1)
+        shared = _shared(spans, r)
         if not shared.any():
             continue
         mid = (rows[r].y0 + rows[r + 1].y0) / 2
         up, down = rows[r].y, rows[r + 1].y
-        sel = shared & np.isfinite(up)
+        sel = shared & np.isfinite(up) & (True if separated is None else ~separated[r])
         up[sel] = np.minimum(up[sel], mid)
-        sel = shared & np.isfinite(down)
+        sel = shared & np.isfinite(down) & (True if separated is None else ~separated[r + 1])
         down[sel] = np.maximum(down[sel], mid)
 
 
@@ -407,7 +536,7 @@ def read_pulses(traces: list[RowTrace], scale: Scale, width_px: int, speed_mm_s:
         # or text, and say nothing about gain, speed or scale
         with_pulse = [t for t in with_pulse if min(abs(np.log(t.gain_mm_mv / g)) for g in COMMON_GAINS) < 0.15]
     measured = [t.gain_mm_mv for t in with_pulse]
-    pulses = [t.pulse_px for t in with_pulse]
+    pulses = [t.pulse_px for t in with_pulse if np.isfinite(t.pulse_px[0])]  # a cut pulse has no width
     gain = gain_mm_mv or _snap_gain(float(np.median(measured)) if measured else None)
     speed = speed_mm_s
     if scale.method == "grid" and len(pulses) >= max(2, len(traces) // 2):

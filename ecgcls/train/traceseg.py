@@ -34,8 +34,9 @@ class TraceSegModule(L.LightningModule):
         self.save_hyperparameters()
         net = dict(net)
         self.net = create(net.pop("name", "traceseg"), **net)
-        self.f1 = torch.nn.ModuleList([BinaryF1Score() for _ in CHANNELS])
-        self.iou = torch.nn.ModuleList([BinaryJaccardIndex() for _ in CHANNELS])
+        self.channels = tuple(getattr(self.net, "channels", CHANNELS))
+        self.f1 = torch.nn.ModuleList([BinaryF1Score() for _ in self.channels])
+        self.iou = torch.nn.ModuleList([BinaryJaccardIndex() for _ in self.channels])
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x)
@@ -59,13 +60,13 @@ class TraceSegModule(L.LightningModule):
         logits = self(x)
         self.log("val/loss", self._loss(logits, y), prog_bar=True)
         p = torch.sigmoid(logits)
-        for c in range(len(CHANNELS)):
+        for c in range(len(self.channels)):
             self.f1[c].update(p[:, c].reshape(-1), y[:, c].reshape(-1).int())
             self.iou[c].update(p[:, c].reshape(-1), y[:, c].reshape(-1).int())
 
     def on_validation_epoch_end(self) -> None:
-        for c, name in enumerate(CHANNELS):
-            self.log(f"val/f1_{name}", self.f1[c].compute(), prog_bar=name == "trace")
+        for c, name in enumerate(self.channels):
+            self.log(f"val/f1_{name}", self.f1[c].compute(), prog_bar=c == 0)
             self.log(f"val/iou_{name}", self.iou[c].compute())
             self.f1[c].reset()
             self.iou[c].reset()
@@ -78,13 +79,14 @@ class TraceSegModule(L.LightningModule):
 
 
 def save_trace_net(net: torch.nn.Module, net_cfg: dict, path: str | Path, card: dict) -> Path:
-    """Write ``path.safetensors`` (fp32 weights) and ``path.json`` (network kwargs + card)."""
+    """Write ``path.safetensors`` (fp32 weights) and ``path.json`` (network kwargs, output channels, card)."""
     from safetensors.torch import save_file
 
     path = Path(path).with_suffix("")
     path.parent.mkdir(parents=True, exist_ok=True)
     save_file({k: v.detach().cpu().contiguous() for k, v in net.state_dict().items()}, str(path) + ".safetensors")
-    Path(str(path) + ".json").write_text(json.dumps({"format": "ecgcls-traceseg-1", "net": net_cfg, "channels": list(CHANNELS),
+    Path(str(path) + ".json").write_text(json.dumps({"format": "ecgcls-traceseg-1", "net": net_cfg,
+                                                     "channels": list(getattr(net, "channels", CHANNELS)),
                                                      "card": card}, indent=1))
     return Path(str(path) + ".safetensors")
 
@@ -112,14 +114,15 @@ def run_trace_seg(cfg: DictConfig) -> dict:
     val = trainer.validate(model, datamodule=dm)[0]
     net_cfg = OmegaConf.to_container(cfg.model.net, resolve=True)
     desc = dm.describe()
+    name = str(cfg.get("bundle_name") or "traceseg")
     card = {"command": "python train.py " + " ".join(hydra_overrides() or ["experiment=trace_seg"]),
             "validation": {k: round(float(v), 4) for k, v in val.items()},
             "data": {k: v for k, v in desc.items() if k != "record_ids"},
             "seed": int(cfg.seed), "epochs": int(trainer.current_epoch), "init_from": cfg.get("init_from"),
             "fit_seconds": round(time.time() - t0, 1),
             "torch": torch.__version__, "host": platform.node(), "checkpoint": best}
-    bundle = save_trace_net(model.net, net_cfg, out / "traceseg", card)
+    bundle = save_trace_net(model.net, net_cfg, out / name, card)
     result = {**card, "bundle": str(bundle), "record_ids": desc["record_ids"]}
     (out / "metrics.json").write_text(json.dumps(result, indent=1))
-    log.info("trace segmentation: %s; bundle %s", card["validation"], bundle)
+    log.info("%s: %s; bundle %s", name, card["validation"], bundle)
     return result

@@ -1,0 +1,69 @@
+"""Lead separation network: one row's band of the page → per-pixel probability that its ink is *that row's* trace.
+
+Where a lead's deep S or tall R wave crosses into the neighbouring row (12×1 chest leads, 20 mm/mV pages), the
+strokes of two or three rows merge into one dark bar, and no rule on the ink alone can say which part is whose.
+Karbasi et al. train a U-Net with overlapping neighbours for this; ecgcls's renderer keeps every lead's ink in its
+own bit even where strokes overlap, so the exact answer exists for every rendered pixel.
+
+Input (B, 3, H, W): the page's darkness (:func:`ecgcls.digitize.grid.darkness`, 0 = paper) resampled to
+``PX_PER_MM`` px/mm, and two maps of where the target row is: each pixel's height above (−) or below (+) the
+row's baseline in units of 10 mm, and in units of the page's row pitch (how far the neighbours are). Output: logits
+(B, 1, H, W); a pixel both rows' strokes cover belongs to both. A plain ``nn.Module``: it knows nothing about
+training (``python train.py experiment=lead_sep``).
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from ecgcls.models.registry import register_model
+
+#: output channels, in order
+CHANNELS: tuple[str, ...] = ("row",)
+#: the resolution the network works at (px per mm of paper)
+PX_PER_MM = 5.0
+#: input channels, in order
+INPUTS: tuple[str, ...] = ("darkness", "rel_10mm", "rel_pitch")
+
+
+class LeadSepNet(nn.Module):
+    def __init__(self, encoder: str = "tu-mobilenetv3_small_100", encoder_depth: int = 4,
+                 decoder_channels: tuple[int, ...] = (48, 32, 16, 8)) -> None:
+        super().__init__()
+        import segmentation_models_pytorch as smp
+
+        decoder_channels = tuple(int(c) for c in decoder_channels)
+        if len(decoder_channels) != encoder_depth:
+            raise ValueError(f"leadsep: decoder_channels {decoder_channels} needs {encoder_depth} entries "
+                             f"(one per encoder stage)")
+        self.channels = CHANNELS
+        self.stride = 2 ** encoder_depth
+        self.unet = smp.Unet(encoder, encoder_weights=None, encoder_depth=encoder_depth, in_channels=len(INPUTS),
+                             decoder_channels=decoder_channels, classes=len(CHANNELS))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.ndim != 4 or x.shape[1] != len(INPUTS):
+            raise ValueError(f"leadsep expects (B, {len(INPUTS)}, H, W) = {INPUTS}, got {tuple(x.shape)}")
+        h, w = x.shape[-2:]
+        ph, pw = (-h) % self.stride, (-w) % self.stride
+        x = torch.cat([(x[:, :1] - 0.15) / 0.25, x[:, 1:]], dim=1)
+        if ph or pw:
+            x = F.pad(x, (0, pw, 0, ph), mode="replicate")
+        return self.unet(x)[..., :h, :w]
+
+
+def row_inputs(dark: torch.Tensor, base_y: torch.Tensor, pitch_px: torch.Tensor) -> torch.Tensor:
+    """Stack the network's input from darkness crops (B, H, W) at :data:`PX_PER_MM`, each crop's baseline y
+    (B, W) px per column (or (B,) for a level row) and the row pitch (B,) px. Returns (B, 3, H, W) float32."""
+    b, h, w = dark.shape
+    base = base_y.reshape(b, 1, w) if base_y.ndim == 2 else base_y.reshape(b, 1, 1)
+    rel = torch.arange(h, dtype=torch.float32, device=dark.device).view(1, h, 1) - base.float()
+    rel = rel.expand(b, h, w)
+    return torch.stack([dark.float(), rel / (10 * PX_PER_MM), rel / pitch_px.float().view(b, 1, 1)], dim=1)
+
+
+@register_model
+def leadsep(**kwargs) -> LeadSepNet:
+    """U-Net (smp) on MobileNetV3-small with 3 input maps and one output: ~1 M parameters."""
+    return LeadSepNet(**kwargs)
