@@ -14,7 +14,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from ecgcls.data.traceseg import TraceSegDataModule
+from ecgcls.data.traceseg import TraceSegDataModule, map_drawing
 from ecgcls.digitize.separate import LEVEL_MM, trace_level
 from ecgcls.models.leadsep import PX_PER_MM, row_inputs
 
@@ -79,14 +79,17 @@ def page_crops(page, n_crops: int, rng: np.random.Generator, crop: tuple[int, in
     ch, cw = crop
     out = []
     rows = [r for r in range(g.n_rows) if planes[r].any()]
-    for _ in range(n_crops if rows else 0):
-        r = int(rng.choice(rows))
+    meets = {}  # per row: the columns where its ink comes within 1 mm of another row's
+    for r in rows:
         others = np.zeros_like(planes[r])
         for q in rows:
             if q != r:
                 others |= planes[q]
-        meet = (planes[r] & (cv2.dilate(others.astype(np.uint8), near) > 0)).any(axis=0)
-        cols = np.flatnonzero(meet) if rng.random() < contested and meet.any() else np.flatnonzero(planes[r].any(axis=0))
+        meets[r] = np.flatnonzero((planes[r] & (cv2.dilate(others.astype(np.uint8), near) > 0)).any(axis=0))
+    for _ in range(n_crops if rows else 0):
+        r = int(rng.choice(rows))
+        meet = meets[r]
+        cols = meet if rng.random() < contested and meet.size else np.flatnonzero(planes[r].any(axis=0))
         xc = int(cols[rng.integers(len(cols))]) + int(rng.integers(-cw // 4, cw // 4 + 1))
         x0 = int(np.clip(xc - cw // 2, 0, max(0, size[0] - cw)))
         yc = float(bases[r][min(size[0] - 1, max(0, xc))])
@@ -145,17 +148,8 @@ class LeadSepDataModule(TraceSegDataModule):
         return [self.dpi, self.crops_per_page, POOL_VERSION]
 
     def _draw_pool(self, signals: list, seed: int) -> list:
-        from concurrent.futures import ProcessPoolExecutor
-
-        from tqdm.auto import tqdm
-
         args = [(s, self.fs, [seed, i], tuple(self.dpi), self.crops_per_page) for i, s in enumerate(signals)]
-        if self.render_workers <= 1:
-            pages = [_draw(a) for a in tqdm(args, desc="drawing pages")]
-        else:
-            with ProcessPoolExecutor(self.render_workers) as ex:
-                pages = list(tqdm(ex.map(_draw, args, chunksize=2), total=len(args), desc="drawing pages"))
-        return [c for p in pages for c in p]
+        return [c for p in map_drawing(_draw, args, self.render_workers, chunksize=2) for c in p]
 
     def _dataset(self, split: str) -> Dataset:
         return RowCropDataset(self.pages[split], split == "train", self.seed)

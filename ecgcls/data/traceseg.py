@@ -59,13 +59,18 @@ def _draw(args) -> tuple[np.ndarray, np.ndarray]:
 def draw_pages(signals: Sequence[np.ndarray], fs: float, seed: int, long_side: float, jitter=(0.6, 1.3),
                dpi=(75.0, 300.0), workers: int = 2) -> list[tuple[np.ndarray, np.ndarray]]:
     """Draw one randomized page per signal (seeded by ``seed`` and position), in ``workers`` processes."""
+    args = [(s, fs, [seed, i], long_side, tuple(jitter), tuple(dpi)) for i, s in enumerate(signals)]
+    return map_drawing(_draw, args, workers, chunksize=4)
+
+
+def map_drawing(fn, args: list, workers: int, chunksize: int = 4) -> list:
+    """``[fn(a) for a in args]`` with a progress bar, in ``workers`` processes when more than one."""
     from tqdm.auto import tqdm
 
-    args = [(s, fs, [seed, i], long_side, tuple(jitter), tuple(dpi)) for i, s in enumerate(signals)]
     if workers <= 1:
-        return [_draw(a) for a in tqdm(args, desc="drawing pages")]
+        return [fn(a) for a in tqdm(args, desc="drawing pages")]
     with ProcessPoolExecutor(workers) as ex:
-        return list(tqdm(ex.map(_draw, args, chunksize=4), total=len(args), desc="drawing pages"))
+        return list(tqdm(ex.map(fn, args, chunksize=chunksize), total=len(args), desc="drawing pages"))
 
 
 class CropDataset(Dataset):

@@ -120,15 +120,17 @@ def _cut_pulse(top: np.ndarray, bot: np.ndarray, x0: int, groups: list[np.ndarra
     first tall stroke (``groups[0]``, columns relative to ``x0``, the first traced column), with the trace
     running on from its foot. Either the trace starts at the picture's edge (within ``edge_px``) on the pulse's
     roof — a stroke as thin as the trace, flat for at least 1 mm, then falling by the stroke's height (a trace
-    that merely starts at the edge returns to its own level after a QRS) — or, where the roof was cut too short to trace, the stroke itself
-    is the first thing traced, within 2.5 mm of the edge (half a 25 mm/s pulse's width: a stroke further in is
-    likelier a whole pulse's rising edge whose roof went untraced), a standard pulse's height (5, 10 or 20 mm)
-    with the trace running on from its foot. Returns the stroke's columns, or None."""
+    that merely starts at the edge returns to its own level after a QRS) — or, where the roof was cut too short
+    to trace, the stroke itself is the first thing traced, within 2.5 mm of the edge (half a 25 mm/s pulse's
+    width: a stroke further in is likelier a whole pulse's rising edge whose roof went untraced), a standard
+    pulse's height (5, 10 or 20 mm) with the trace running on from its foot. Returns the stroke's columns, or
+    None."""
     if not groups:
         return None
     fall = groups[0]
     mid = (top + bot) / 2
-    after = mid[x0 + int(fall[-1]) + 1:x0 + int(fall[-1]) + 1 + int(4 * ppm_x)]
+    a = x0 + int(fall[-1]) + 1  # the first column after the stroke
+    after = mid[a:a + int(4 * ppm_x)]
     if not np.isfinite(after).any():
         return None
     height = float(np.nanmax((bot - top)[x0 + fall]))
@@ -147,7 +149,6 @@ def _cut_pulse(top: np.ndarray, bot: np.ndarray, x0: int, groups: list[np.ndarra
     drop = float(np.nanmedian(after) - np.nanmedian(before))
     flat = float(np.nanmax(before) - np.nanmin(before))
     # the roof is a pen stroke as thin as the trace, not the edge of a dark area (a rotated page's black corner)
-    a = x0 + int(fall[-1]) + 1
     thin = np.nanmedian((bot - top)[x0:x0 + int(fall[0])]) <= 2 * np.nanmedian((bot - top)[a:a + int(4 * ppm_x)]) + 1
     return fall if drop > 0.6 * height and flat < 0.25 * height and thin else None
 
@@ -371,7 +372,7 @@ def trace_rows(ink: np.ndarray, dark: np.ndarray, rows: Rows, scale: Scale, spee
     out: list[RowTrace] = []
     spans = []
     for r, (y0, (a, b)) in enumerate(zip(rows.y, bands)):
-        others = None if claims is None else (claims[a:b] & np.uint16(~(1 << r) & 0xFFFF)) != 0
+        others = None if claims is None else _claimed_by_others(claims[a:b], r)
         top, bot, val = follow_trace(ink[a:b], y0 - a, pitch, dark_band=dark[a:b], others=others, runs=runs[r])
         top, bot, val = top + a, bot + a, val + a
         spans.append((top, bot))
@@ -406,17 +407,16 @@ def trace_rows(ink: np.ndarray, dark: np.ndarray, rows: Rows, scale: Scale, spee
     return _common_start(out, scale.ppm_x)
 
 
+def _claimed_by_others(claims: np.ndarray, r: int) -> np.ndarray:
+    """bool: pixels of a :func:`~ecgcls.digitize.trace.claimed_pixels` map that rows other than ``r`` took."""
+    return (claims & np.uint16(~(1 << r) & 0xFFFF)) != 0
+
+
 def _shared(spans: list[tuple[np.ndarray, np.ndarray]], r: int) -> np.ndarray:
     """Columns where rows ``r`` and ``r + 1``'s paths (top, bottom per column) hold one ink run."""
     (t1, b1), (t2, b2) = spans[r], spans[r + 1]
     with np.errstate(invalid="ignore"):
         return np.isfinite(t1) & np.isfinite(t2) & (t1 <= b2) & (t2 <= b1)
-
-
-def _runs_of(mask: np.ndarray) -> list[tuple[int, int]]:
-    """[start, end) of each run of True in a 1-D bool array."""
-    d = np.diff(np.r_[0, mask.astype(np.int8), 0])
-    return list(zip(np.flatnonzero(d == 1).tolist(), np.flatnonzero(d == -1).tolist()))
 
 
 def _separate_rows(rows_out: list[RowTrace], spans: list[tuple[np.ndarray, np.ndarray]], ink: np.ndarray,
@@ -465,7 +465,7 @@ def _separate_rows(rows_out: list[RowTrace], spans: list[tuple[np.ndarray, np.nd
         band[:, cols] &= p[:, cols - lo] > SEPARATE["threshold"]
         others = None
         if claims is not None:
-            others = (claims[a:b] & np.uint16(~(1 << r) & 0xFFFF)) != 0
+            others = _claimed_by_others(claims[a:b], r)
             others[:, win] = False  # there the network has said which ink is this row's
         _, _, val = follow_trace(band, rows.y[r] - a, rows.pitch, dark_band=dark[a:b], others=others)
         y = rows_out[r].y

@@ -14,10 +14,9 @@ training (``python train.py experiment=lead_sep``).
 from __future__ import annotations
 
 import torch
-import torch.nn as nn
-import torch.nn.functional as F
 
 from ecgcls.models.registry import register_model
+from ecgcls.models.traceseg import PaddedUnet
 
 #: output channels, in order
 CHANNELS: tuple[str, ...] = ("row",)
@@ -27,30 +26,16 @@ PX_PER_MM = 5.0
 INPUTS: tuple[str, ...] = ("darkness", "rel_10mm", "rel_pitch")
 
 
-class LeadSepNet(nn.Module):
+class LeadSepNet(PaddedUnet):
     def __init__(self, encoder: str = "tu-mobilenetv3_small_100", encoder_depth: int = 4,
                  decoder_channels: tuple[int, ...] = (48, 32, 16, 8)) -> None:
-        super().__init__()
-        import segmentation_models_pytorch as smp
-
-        decoder_channels = tuple(int(c) for c in decoder_channels)
-        if len(decoder_channels) != encoder_depth:
-            raise ValueError(f"leadsep: decoder_channels {decoder_channels} needs {encoder_depth} entries "
-                             f"(one per encoder stage)")
+        super().__init__(encoder, encoder_depth, decoder_channels, len(INPUTS), len(CHANNELS), "leadsep")
         self.channels = CHANNELS
-        self.stride = 2 ** encoder_depth
-        self.unet = smp.Unet(encoder, encoder_weights=None, encoder_depth=encoder_depth, in_channels=len(INPUTS),
-                             decoder_channels=decoder_channels, classes=len(CHANNELS))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.ndim != 4 or x.shape[1] != len(INPUTS):
             raise ValueError(f"leadsep expects (B, {len(INPUTS)}, H, W) = {INPUTS}, got {tuple(x.shape)}")
-        h, w = x.shape[-2:]
-        ph, pw = (-h) % self.stride, (-w) % self.stride
-        x = torch.cat([(x[:, :1] - 0.15) / 0.25, x[:, 1:]], dim=1)
-        if ph or pw:
-            x = F.pad(x, (0, pw, 0, ph), mode="replicate")
-        return self.unet(x)[..., :h, :w]
+        return self.padded(torch.cat([(x[:, :1] - 0.15) / 0.25, x[:, 1:]], dim=1))
 
 
 def row_inputs(dark: torch.Tensor, base_y: torch.Tensor, pitch_px: torch.Tensor) -> torch.Tensor:
