@@ -1,4 +1,4 @@
-"""The ``ecgcls`` command: ``ecgcls render | digitize | bundle | calibrate | export | ppg2ecg | serve | bench``."""
+"""The ``ecgcls`` command: ``ecgcls render | digitize | traceseg-onnx | bundle | calibrate | export | ppg2ecg | serve | bench``."""
 from __future__ import annotations
 
 import argparse

@@ -72,6 +72,11 @@ def test_training_loop_runs(tmp_path, ptbxl_root, monkeypatch):
     net, meta = load_trace_net(tmp_path / "traceseg.safetensors")
     assert meta["card"]["data"]["long_side"] == 256 and meta["card"]["seed"] == 42
     assert len(result["record_ids"]["train"]) == 4
+    pytest.importorskip("onnxruntime")
+    from ecgcls.digitize.segment import load_trace_session
+
+    sess, why = load_trace_session(tmp_path / "traceseg.safetensors")  # the run wrote the graph of its weights
+    assert sess is not None, why
 
 
 def test_bundled_network_finds_the_trace(sig):
@@ -95,3 +100,39 @@ def test_bundled_network_finds_the_trace(sig):
     precision = (pred & near).sum() / max(pred.sum(), 1)
     recall = (true & near_pred).sum() / max(true.sum(), 1)
     assert precision > 0.8 and recall > 0.8, (precision, recall)
+
+
+def test_onnx_graph_gives_pytorchs_probabilities_and_only_for_its_own_weights(sig, tmp_path):
+    """onnxruntime on the bundled graph = PyTorch on the bundled weights (a picture whose network size is no
+    multiple of the encoder stride); a graph exported from other weights is never used."""
+    pytest.importorskip("onnxruntime")
+    pytest.importorskip("onnx")
+    from safetensors.torch import load_file, save_file
+
+    from ecgcls.digitize.segment import (DEFAULT_TRACE_NET, export_trace_onnx, load_trace_session,
+                                         trace_probability)
+
+    if not DEFAULT_TRACE_NET.with_suffix(".onnx").is_file():
+        pytest.skip("no bundled trace network graph")
+    assert load_trace_session()[0] is not None, load_trace_session()[1]
+    page = render(sig, FS, RenderConfig(layout="6x2", dpi=110, artifacts=("photo",)), rng=2)
+    a = trace_probability(page.image, runtime="torch")
+    b = trace_probability(page.image, runtime="onnx")
+    assert a.shape == b.shape and np.abs(a - b).max() < 1e-4
+    with pytest.raises(ValueError, match="runtime"):
+        trace_probability(page.image, runtime="tensorrt")
+    # a graph of other weights: retrained (here: one tensor changed) after the graph was written
+    w = tmp_path / "traceseg.safetensors"
+    w.with_suffix(".json").write_text(DEFAULT_TRACE_NET.with_suffix(".json").read_text())
+    save_file(load_file(str(DEFAULT_TRACE_NET)), str(w))
+    path, err = export_trace_onnx(w)
+    assert path == w.with_suffix(".onnx") and err < 1e-4 and load_trace_session(w)[0] is not None
+    state = load_file(str(w))
+    key = next(k for k in state if k.endswith("weight") and state[k].ndim == 4)
+    state[key] = state[key] * 1.5
+    save_file(state, str(w))
+    load_trace_session.cache_clear()
+    sess, why = load_trace_session(w)
+    assert sess is None and "other weights" in why
+    with pytest.raises(RuntimeError, match="other weights"):
+        trace_probability(page.image, weights=w, runtime="onnx")

@@ -30,6 +30,19 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="trace pixels from a darkness threshold (classic) or the trace segmentation network (net)")
     p.add_argument("--no-overlay", action="store_true", help="do not write overlay PNGs")
     p.set_defaults(func=run)
+    o = sub.add_parser("traceseg-onnx", help="write the trace network's ONNX graph beside its weights (the digitizer "
+                                             "then runs it with onnxruntime)")
+    o.add_argument("--weights", default=None, help="traceseg.safetensors (default: the bundled one)")
+    o.add_argument("--out", default=None, help="ONNX path (default: beside the weights)")
+    o.set_defaults(func=run_onnx)
+
+
+def run_onnx(args: argparse.Namespace) -> int:
+    from ecgcls.digitize.segment import export_trace_onnx
+
+    path, err = export_trace_onnx(args.weights, args.out)
+    print(f"wrote {path}: max |onnxruntime - torch| = {err:.2e} on random pictures of two sizes")
+    return 0
 
 
 def write_signal(page, path_stem: Path, fmt: str) -> Path:

@@ -46,7 +46,8 @@ WEAK_GRID = 0.4     # a grid this periodic or more is trusted over calibration p
 STRIP_MATCH = 0.85  # a rhythm strip must repeat its lead's column segment at least this well (unrelated: ~1.0)
 INK_METHODS = ("classic", "net")
 #: how the network's probabilities become ink (chosen on ecgcls's own validation renders, bench/digitize.py)
-NET_INK = {"mode": "gate", "support": 0.3, "support_px": 2, "long_side": None}
+#: ``runtime``: "auto" runs the network with onnxruntime where its graph of the weights is there, else PyTorch
+NET_INK = {"mode": "gate", "support": 0.3, "support_px": 2, "long_side": None, "runtime": "auto"}
 #: opt-in, experimental (off: no network is bundled; see docs/DESIGN-NOTES.md): where two rows' traces hold one ink
 #: run, read each row from the ink the lead separation network (:mod:`ecgcls.digitize.separate`, weights from
 #: ``python train.py experiment=lead_sep``) calls its own, over the shared columns ± ``margin_mm``, the network
@@ -55,7 +56,7 @@ NET_INK = {"mode": "gate", "support": 0.3, "support_px": 2, "long_side": None}
 SEPARATE = {"on": False, "margin_mm": 3.0, "context_mm": 8.0, "half_mm": 24.0, "threshold": 0.5, "weights": None}
 
 #: bumped whenever the digitizer's output changes, so caches of digitized pictures are rebuilt
-DIGITIZER_VERSION = 23
+DIGITIZER_VERSION = 24
 
 
 # ---- helpers ------------------------------------------------------------------------------------------
@@ -278,7 +279,7 @@ def ink_map(sheet: Sheet, method: str = "classic", weights=None) -> InkMap:
         raise ValueError("ink='net' needs the picture: find_sheet(..., keep_image=True)")
     from ecgcls.digitize.segment import trace_probability
 
-    prob = trace_probability(sheet.image, weights, NET_INK["long_side"])
+    prob = trace_probability(sheet.image, weights, NET_INK["long_side"], NET_INK["runtime"])
     p = np.maximum(prob[0], prob[1])
     if NET_INK["mode"] == "net":
         ink = (p > 0.5) & (dark > 0.08)

@@ -122,6 +122,13 @@ def run_trace_seg(cfg: DictConfig) -> dict:
             "fit_seconds": round(time.time() - t0, 1),
             "torch": torch.__version__, "host": platform.node(), "checkpoint": best}
     bundle = save_trace_net(model.net, net_cfg, out / name, card)
+    if name == "traceseg":  # the digitizer runs it with onnxruntime where the graph of these weights is beside them
+        from ecgcls.digitize.segment import export_trace_onnx
+
+        try:
+            log.info("%s: onnxruntime agrees with PyTorch to %.1e", *export_trace_onnx(bundle))
+        except ValueError as exc:  # onnx not installed, or the graph disagrees: the digitizer uses PyTorch
+            log.warning("no ONNX graph written beside %s: %s", bundle, exc)
     result = {**card, "bundle": str(bundle), "record_ids": desc["record_ids"]}
     (out / "metrics.json").write_text(json.dumps(result, indent=1))
     log.info("%s: %s; bundle %s", name, card["validation"], bundle)
