@@ -106,6 +106,36 @@ def test_onnx_export_matches_pytorch(tmp_path):
     assert out.is_file() and err < 1e-4
 
 
+@pytest.mark.parametrize("encoder", ["cnn", "lead_cnn"])
+def test_patchecg_exports_through_its_dense_form(tmp_path, encoder):
+    """PatchECG's token count varies with what was read; its dense form (every patch a token, missing ones masked
+    as keys) gives the packed forward's logits, and its ONNX graph takes NaN-masked signals as they are."""
+    pytest.importorskip("onnxruntime")
+    from ecgcls.predict.onnx import export_onnx
+
+    kw = {"d_model": 32, "depth": 2, "heads": 2, "encoder_width": 8, "patch_encoder": encoder}
+    net = create("patchecg", num_classes=3, **kw).eval()
+    x = torch.randn(4, 12, 1000)
+    x[0, :, 250:] = float("nan")   # a 3x4 page: one column of each lead...
+    x[0, 1] = torch.randn(1000)    # ... and a rhythm strip
+    x[1, 6:, :500] = float("nan")  # 6x2
+    x[2] = float("nan")            # nothing read: the CLS token alone
+    x[3, 4, 130:700] = float("nan")
+    with torch.no_grad():
+        assert torch.allclose(net(x), net.forward_dense(x), atol=1e-5)
+    meta = {"net": {"name": "patchecg", **kw}, "classes": ["NORM", "MI", "STTC"], "thresholds": [0.5] * 3,
+            "input": "signal", "signal": {"fs": 100, "n_samples": 1000, "fill": "none"}, "calibration": None,
+            "card": {}}
+    path = save_bundle(tmp_path / "pe", net.state_dict(), meta)
+    set_calibration(path, {"method": "temperature", "temperature": 1.3})
+    out, err = export_onnx(path)
+    assert out.is_file() and err < 1e-4
+    import onnxruntime as ort
+
+    got = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"]).run(None, {"x": x.numpy()})[0]
+    assert np.abs(got - load_bundle(path)(x).detach().numpy()).max() < 1e-4
+
+
 def test_calibrate_on_validation_pages(ptbxl_root):
     """Temperatures are fitted on rendered + read validation-fold pages (never test), with ECE before/after, and
     model=both's weighting is chosen on the same pages; nothing is written with write=False."""

@@ -107,10 +107,16 @@ class Block(nn.Module):
                                  nn.Linear(int(d * mlp_ratio), d))
         self.drop = nn.Dropout(dropout)
 
-    def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, lengths: torch.Tensor | None = None, key_mask: torch.Tensor | None = None
+                ) -> torch.Tensor:
+        """``lengths`` (B,): packed sequences (the attention backend's varlen path); or ``key_mask`` (B, N) bool:
+        any tokens may be missing, and attention skips them as keys (:meth:`PatchECG.forward_dense`)."""
         B, N, d = x.shape
         q, k, v = self.qkv(self.ln1(x)).view(B, N, 3, self.heads, d // self.heads).permute(2, 0, 3, 1, 4)
-        a = attention(q, k, v, lengths, backend=self.backend)
+        if key_mask is not None:
+            a = F.scaled_dot_product_attention(q, k, v, attn_mask=key_mask[:, None, None, :])
+        else:
+            a = attention(q, k, v, lengths, backend=self.backend)
         x = x + self.drop(self.proj(a.transpose(1, 2).reshape(B, N, d)))
         return x + self.drop(self.mlp(self.ln2(x)))
 
@@ -189,6 +195,25 @@ class PatchECG(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.forward_features(x))
+
+    def forward_dense(self, x: torch.Tensor) -> torch.Tensor:
+        """The logits of :meth:`forward`, computed with every patch a token and the missing ones skipped as keys
+        instead of packing the ones that exist: fixed shapes and no data-dependent indexing, for ONNX export
+        (``ecgcls bundle --onnx``). Attention is blind to token order and the missing tokens are never attended
+        to, so the CLS output is the same to float rounding; it encodes every patch, so it is slower where many
+        are missing."""
+        B, L, P = x.shape[0], self.n_leads, self.n_patches
+        patches, valid = self.patchify(x)
+        if getattr(self.encoder, "lead_level", False):
+            emb = self.encoder(patches.permute(0, 1, 3, 2, 4).reshape(B * L, 2, P * self.patch_len))
+        else:
+            emb = self.encoder(patches.reshape(B * L * P, 2, self.patch_len))
+        pos = (self.lead_emb[:, None, :] + self.time_emb[None, :, :]).reshape(1, L * P, -1)  # lead-major order
+        h = torch.cat([self.cls.expand(B, -1, -1), emb.reshape(B, L * P, -1) + pos], dim=1)
+        keep = torch.cat([valid.new_ones(B, 1), valid.reshape(B, L * P)], dim=1)
+        for blk in self.blocks:
+            h = blk(h, key_mask=keep)
+        return self.head(self.norm(h[:, 0]))
 
 
 @register_model
