@@ -174,6 +174,23 @@ def test_pulse_width_sets_the_speed_only_when_it_fits_one(width_mm, speed):
     assert read_pulses(traces, scale, 1100, speed_mm_s=50.0)[0].speed_mm_s == 50.0
 
 
+@pytest.mark.parametrize("heights_mm, width_mm, n, gain, speed", [
+    ((10.0, 10.2, 9.8, 10.1, 5.1, 9.9), 5.0, 5, 10.0, 25.0),  # one stray "pulse" among the page's own: left out
+    ((11.9, 9.3, 4.7), 10.7, 0, 10.0, 25.0),                   # none agree: no pulses (speed and gain default)
+    ((5.0, 5.1, 4.9), 10.0, 3, 5.0, 50.0)])                    # a 5 mm/mV page: its pulses set the gain and speed
+def test_calibration_pulses_of_one_page_share_one_height(heights_mm, width_mm, n, gain, speed):
+    """A page prints every calibration pulse at one height; rows that start on a QRS complex or a T wave give
+    "pulses" of every height (a 25 mm/s limb-lead page without pulses was read as 6x2 at 50 mm/s and 5 mm/mV)."""
+    from ecgcls.digitize.stages import RowTrace, Scale
+
+    ppm = 4.0
+    scale = Scale(ppm, ppm, "grid", 0.8)
+    traces = [RowTrace(100.0 * (i + 1), np.arange(10.0), np.zeros(10), 0.0, 9.0, h, 0.0, (width_mm * ppm, h * ppm))
+              for i, h in enumerate(heights_mm)]
+    p, _ = read_pulses(traces, scale, 1100)
+    assert (p.n_rows_with_pulse, p.gain_mm_mv, p.speed_mm_s) == (n, gain, speed)
+
+
 def test_quality_ranks_readings_and_flags_bad_pages(sig):
     good = digitize(render(sig, FS, RenderConfig(layout="3x4+II"), rng=9).image)
     assert good.status == "ok" and good.reason == ""

@@ -41,6 +41,7 @@ LAYOUTS_BY_ROWS: dict[int, tuple[str, ...]] = {3: ("3x4", "cabrera"), 4: ("3x4+I
                                                12: ("12x1",), 13: ("12x1+II",)}
 STANDARD_GAINS = (2.5, 5.0, 10.0, 20.0, 40.0)
 COMMON_GAINS = (5.0, 10.0, 20.0)  # what a calibration pulse on a measured grid must show to count as one
+PULSE_HEIGHT_TOL = 0.15  # a page's calibration pulses agree in height within this (log); others are no pulses
 TOO_LONG_ROWS = 0.25  # rows that would last this much over 10 s at the scale found: the scale was misread
 WEAK_GRID = 0.4     # a grid this periodic or more is trusted over calibration pulses that disagree with it
 STRIP_MATCH = 0.85  # a rhythm strip must repeat its lead's column segment at least this well (unrelated: ~1.0)
@@ -56,7 +57,7 @@ NET_INK = {"mode": "gate", "support": 0.3, "support_px": 2, "long_side": None, "
 SEPARATE = {"on": False, "margin_mm": 3.0, "context_mm": 8.0, "half_mm": 24.0, "threshold": 0.5, "weights": None}
 
 #: bumped whenever the digitizer's output changes, so caches of digitized pictures are rebuilt
-DIGITIZER_VERSION = 24
+DIGITIZER_VERSION = 25
 
 
 # ---- helpers ------------------------------------------------------------------------------------------
@@ -536,6 +537,7 @@ def read_pulses(traces: list[RowTrace], scale: Scale, width_px: int, speed_mm_s:
         # on a measured grid a pulse is 1 mV at a standard gain; "pulses" of other heights are QRS complexes
         # or text, and say nothing about gain, speed or scale
         with_pulse = [t for t in with_pulse if min(abs(np.log(t.gain_mm_mv / g)) for g in COMMON_GAINS) < 0.15]
+    with_pulse = _one_height(with_pulse)
     measured = [t.gain_mm_mv for t in with_pulse]
     pulses = [t.pulse_px for t in with_pulse if np.isfinite(t.pulse_px[0])]  # a cut pulse has no width
     gain = gain_mm_mv or _snap_gain(float(np.median(measured)) if measured else None)
@@ -567,6 +569,18 @@ def read_pulses(traces: list[RowTrace], scale: Scale, width_px: int, speed_mm_s:
                 gain = gain_mm_mv or 10.0
                 scale = Scale(ppm_pulse, ph / gain, "calibration")
     return Pulses(float(gain), list(pulses), len(measured), speed), scale
+
+
+def _one_height(with_pulse: list[RowTrace], tol: float = PULSE_HEIGHT_TOL) -> list[RowTrace]:
+    """The rows whose pulses are the page's calibration pulses: a page prints them all at one height, so where
+    several rows have one, those within ``tol`` (log) of their median height, if they are the majority — else
+    none (rows that start on a QRS complex or a T wave give "pulses" of every height and a width that fits 50 mm/s:
+    a 25 mm/s limb-lead page without pulses was so read as 6×2 at 50 mm/s and 5 mm/mV)."""
+    if len(with_pulse) < 2:
+        return with_pulse
+    med = float(np.median([t.gain_mm_mv for t in with_pulse]))
+    agree = [t for t in with_pulse if abs(np.log(t.gain_mm_mv / med)) < tol]
+    return agree if len(agree) > len(with_pulse) / 2 else []
 
 
 def _ten_second_rows(scale: Scale, extent_px: float, room_px: float, speed: float, fs: float, tol: float = 0.03,
