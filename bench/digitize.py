@@ -38,6 +38,16 @@ def _layouts(set_name: str) -> list[str]:
     return {"randomized": RANDOM_GROUPS, "clean_more": MORE_LAYOUTS}.get(set_name, LAYOUTS)
 
 
+def render_page(rid: int, sig: np.ndarray, set_name: str, lay: str):
+    """The bench's page of record ``rid`` in set ``set_name`` and layout (group) ``lay``: the same page every run."""
+    from ecgcls.render import RenderConfig, render
+
+    if set_name == "randomized":
+        rng = np.random.default_rng([rid, 7, RANDOM_GROUPS.index(lay)])
+        return render(sig, 500, RenderConfig.randomized(rng, layouts=[lay]), rng=rng)
+    return render(sig, 500, RenderConfig(layout=lay, artifacts=PRESETS[set_name]), rng=rid)
+
+
 def _one(args):
     rid, sig, set_name, lay, ink = args
     cv2.setNumThreads(1)
@@ -46,14 +56,8 @@ def _one(args):
     torch.set_num_threads(1)  # one core per worker process: pictures per CPU-second stay per core
     from ecgcls.digitize import DigitizeError, digitize
     from ecgcls.metrics import signal_snr
-    from ecgcls.render import RenderConfig, render
 
-    if set_name == "randomized":
-        rng = np.random.default_rng([rid, 7, RANDOM_GROUPS.index(lay)])
-        cfg = RenderConfig.randomized(rng, layouts=[lay])
-        page = render(sig, 500, cfg, rng=rng)
-    else:
-        page = render(sig, 500, RenderConfig(layout=lay, artifacts=PRESETS[set_name]), rng=rid)
+    page = render_page(rid, sig, set_name, lay)
     c = time.process_time()
     try:
         d = digitize(page.image, keep_image=False, ink=ink)

@@ -21,20 +21,10 @@ import os
 import sys
 import time
 
-import numpy as np
 
 sys.path.insert(0, os.path.dirname(__file__))
 from _common import ptbxl_fold_signals, write_json  # noqa: E402
-from digitize import PRESETS, RANDOM_GROUPS, _layouts  # noqa: E402
-
-
-def _render(rid, sig, set_name, lay):
-    from ecgcls.render import RenderConfig, render
-
-    if set_name == "randomized":
-        rng = np.random.default_rng([rid, 7, RANDOM_GROUPS.index(lay)])
-        return render(sig, 500, RenderConfig.randomized(rng, layouts=[lay]), rng=rng).image
-    return render(sig, 500, RenderConfig(layout=lay, artifacts=PRESETS[set_name]), rng=rid).image
+from digitize import _layouts, render_page  # noqa: E402
 
 
 def _worker(jobs, ink, runtime, barrier, queue):
@@ -46,7 +36,7 @@ def _worker(jobs, ink, runtime, barrier, queue):
     from ecgcls.digitize import DigitizeError, digitize, pipeline
 
     pipeline.NET_INK["runtime"] = runtime
-    images = [_render(*j) for j in jobs]
+    images = [render_page(*j).image for j in jobs]
     if images:
         try:
             digitize(images[0], keep_image=False, ink=ink)  # warm-up

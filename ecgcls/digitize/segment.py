@@ -140,14 +140,15 @@ def load_trace_session(path: str | Path | None = None, threads: int = 1):
     return sess, None
 
 
-def _run_onnx(small: np.ndarray, weights, stride: int) -> np.ndarray | None:
+def _run_onnx(small: np.ndarray, weights, stride: int) -> tuple[np.ndarray | None, str | None]:
+    """(probabilities (C, h, w) of the network-sized picture ``small``, None), or (None, why onnxruntime can't)."""
     import torch
 
     sess, why = load_trace_session(weights, torch.get_num_threads())
     if sess is None:
-        return None
+        return None, why
     h, w = small.shape[:2]
-    return sess.run(None, {"x": _padded_input(small, stride)})[0][0, :, :h, :w]
+    return sess.run(None, {"x": _padded_input(small, stride)})[0][0, :, :h, :w], None
 
 
 def trace_probability(image: np.ndarray, weights: str | Path | None = None, long_side: int | None = None,
@@ -170,9 +171,9 @@ def trace_probability(image: np.ndarray, weights: str | Path | None = None, long
     k = side / max(h, w)
     size = (max(16, int(round(w * k))), max(16, int(round(h * k))))
     small = cv2.resize(image, size, interpolation=cv2.INTER_AREA if k < 1 else cv2.INTER_LINEAR)
-    p = _run_onnx(small, weights, net.stride) if runtime != "torch" else None
+    p, why = _run_onnx(small, weights, net.stride) if runtime != "torch" else (None, None)
     if p is None and runtime == "onnx":
-        raise RuntimeError(f"trace_probability: runtime='onnx' but {load_trace_session(weights)[1]}")
+        raise RuntimeError(f"trace_probability: runtime='onnx' but {why}")
     if p is None:
         x = (torch.from_numpy(small).permute(2, 0, 1)[None].float() / 255.0).contiguous(memory_format=torch.channels_last)
         with torch.inference_mode():

@@ -2,6 +2,7 @@
 
 ``attention(q, k, v, lengths, backend=...)`` with q/k/v ``(B, H, N, D)`` and ``lengths (B,)``: each
 sequence's first ``lengths[b]`` tokens are real, the rest padding. Output rows past the length are zero.
+``masked_attention(q, k, v, key_mask)``: any tokens may be missing (fixed shapes, for export).
 
 Backends: ``"triton"`` (fused kernel; CUDA, or CPU under ``TRITON_INTERPRET=1``), ``"sdpa"`` (PyTorch
 ``scaled_dot_product_attention`` with a key-padding mask: the exact reference), ``"auto"`` (triton on
@@ -24,12 +25,18 @@ def key_padding_mask(lengths: torch.Tensor, n: int) -> torch.Tensor:
     return torch.arange(n, device=lengths.device)[None, :] < lengths[:, None]
 
 
+def masked_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, key_mask: torch.Tensor,
+                     sm_scale: float | None = None) -> torch.Tensor:
+    """SDPA where ``key_mask`` (B, N) bool marks the tokens that exist, anywhere in the sequence: the others are
+    never attended to and their output rows are zero. Fixed shapes and no Triton: the path ONNX export traces."""
+    out = F.scaled_dot_product_attention(q, k, v, attn_mask=key_mask[:, None, None, :], scale=sm_scale)
+    return out * key_mask[:, None, :, None].to(out.dtype)
+
+
 def attention_sdpa(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, lengths: torch.Tensor,
                    sm_scale: float | None = None) -> torch.Tensor:
     """Reference: SDPA with keys past ``lengths`` masked out; padded query rows zeroed."""
-    valid = key_padding_mask(lengths.to(q.device), q.shape[2])
-    out = F.scaled_dot_product_attention(q, k, v, attn_mask=valid[:, None, None, :], scale=sm_scale)
-    return out * valid[:, None, :, None].to(out.dtype)
+    return masked_attention(q, k, v, key_padding_mask(lengths.to(q.device), q.shape[2]), sm_scale)
 
 
 def triton_usable(x: torch.Tensor) -> bool:

@@ -18,7 +18,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from ecgcls.kernels import attention
+from ecgcls.kernels import attention, masked_attention
 from ecgcls.models.registry import register_model
 
 
@@ -114,7 +114,7 @@ class Block(nn.Module):
         B, N, d = x.shape
         q, k, v = self.qkv(self.ln1(x)).view(B, N, 3, self.heads, d // self.heads).permute(2, 0, 3, 1, 4)
         if key_mask is not None:
-            a = F.scaled_dot_product_attention(q, k, v, attn_mask=key_mask[:, None, None, :])
+            a = masked_attention(q, k, v, key_mask)
         else:
             a = attention(q, k, v, lengths, backend=self.backend)
         x = x + self.drop(self.proj(a.transpose(1, 2).reshape(B, N, d)))
@@ -172,9 +172,7 @@ class PatchECG(nn.Module):
         m = self.pad_multiple  # few distinct sequence lengths: bounded kernel/primitive caches, steadier memory
         n_max = -(-(n_max + 1) // m) * m - 1 if m > 1 else n_max
         if getattr(self.encoder, "lead_level", False):  # whole leads in, one feature per patch out
-            L, P = self.n_leads, self.n_patches
-            feats = self.encoder(patches.permute(0, 1, 3, 2, 4).reshape(B * L, 2, P * self.patch_len))
-            emb = feats.view(B, L, P, -1)[valid]
+            emb = self._encode_leads(patches)[valid]
         else:
             emb = self.encoder(patches[valid])  # only patches that exist are encoded
         lead_idx, patch_idx = valid.nonzero(as_tuple=True)[1:]
@@ -186,6 +184,11 @@ class PatchECG(nn.Module):
         seq[batch_idx, pos] = emb
         seq = torch.cat([self.cls.expand(B, -1, -1), seq], dim=1)
         return seq, counts + 1
+
+    def _encode_leads(self, patches: torch.Tensor) -> torch.Tensor:
+        """A lead-level encoder's features of every patch (B, L, n_patches, d), each lead encoded whole."""
+        B, L, P = patches.shape[0], self.n_leads, self.n_patches
+        return self.encoder(patches.permute(0, 1, 3, 2, 4).reshape(B * L, 2, P * self.patch_len)).view(B, L, P, -1)
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         h, lengths = self.tokens(x)
@@ -205,7 +208,7 @@ class PatchECG(nn.Module):
         B, L, P = x.shape[0], self.n_leads, self.n_patches
         patches, valid = self.patchify(x)
         if getattr(self.encoder, "lead_level", False):
-            emb = self.encoder(patches.permute(0, 1, 3, 2, 4).reshape(B * L, 2, P * self.patch_len))
+            emb = self._encode_leads(patches)
         else:
             emb = self.encoder(patches.reshape(B * L * P, 2, self.patch_len))
         pos = (self.lead_emb[:, None, :] + self.time_emb[None, :, :]).reshape(1, L * P, -1)  # lead-major order
