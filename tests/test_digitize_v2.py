@@ -601,6 +601,39 @@ def test_rows_sharing_an_ink_run_keep_to_their_own_side():
     np.testing.assert_array_equal(rows[1].y[keep], down_y[keep])
 
 
+def test_a_wave_cut_at_the_midline_is_continued_along_its_own_strokes():
+    """A downward S wave cut flat at the midline (y 150) is rebuilt as the triangle its strokes make (slope 20 px
+    per column in, 25 out), never past the end of the shared run nor back inside the midline; an upward wave of
+    the row below likewise; a cut at the row's end, or whose strokes do not head into it, stays cut."""
+    from ecgcls.digitize.pipeline import complete_cut_waves
+
+    x = np.arange(30, dtype=float)
+    true = np.full(30, 100.0)
+    true[8:13] = [120, 140, 160, 180, 200]   # 20 px per column down to the tip at column 12
+    true[13:16] = [175, 150, 125]            # 25 px per column back up
+    y = np.minimum(true, 150.0)
+    cut = true > 150
+    far = np.where(cut, 190.0, y)            # the shared run ends at 190 below the tip's columns
+    complete_cut_waves(y, cut, far, 1.0)
+    np.testing.assert_allclose(y[10:14], [160.0, 180.0, 190.0, 175.0])
+    np.testing.assert_array_equal(y[~cut], np.minimum(true, 150.0)[~cut])
+    # the row below: the same wave upside down, cut at its midline (y 150 seen from below)
+    up = 300.0 - true
+    y2 = np.maximum(up, 150.0)
+    complete_cut_waves(y2, cut, np.where(cut, 100.0, y2), -1.0)
+    np.testing.assert_allclose(y2[10:14], 300.0 - np.array([160.0, 180.0, 200.0, 175.0]))
+    # strokes that do not head into the cut (flat before it), or a cut at the row's end: left as they were
+    flat = np.full(30, 150.0)
+    before = flat.copy()
+    complete_cut_waves(flat, (x > 10) & (x < 14), np.full(30, 190.0), 1.0)
+    np.testing.assert_array_equal(flat, before)
+    edge = np.minimum(true, 150.0)
+    edge_cut = np.zeros(30, bool)
+    edge_cut[:2] = True
+    complete_cut_waves(edge, edge_cut, np.full(30, 190.0), 1.0)
+    np.testing.assert_array_equal(edge, np.minimum(true, 150.0))
+
+
 @pytest.mark.parametrize("thickness", [1, 2, 3])
 def test_a_pulse_edge_is_placed_to_a_fraction_of_a_pixel(thickness):
     """Where the trace runs on from the pulse's falling edge, the first sample lies at that edge's stroke centre:
