@@ -125,14 +125,15 @@ def run_real(ink: str) -> dict:
             d = digitize(load_image(f), name=f.name, ink=ink)
             rows.append({"file": f.name, "status": d.status, "layout": d.layout_detail, "quality": round(d.quality, 3),
                          "px_per_mm": round(d.px_per_mm[0], 2), "scale": d.scale_method, "row_s": _row_seconds(d),
-                         "error": d.reason})
+                         "gain_mm_mv": d.gain_mm_mv, "error": d.reason})
             ov = d.overlay(1200)
             cv2.imwrite(str(OUT / f"real_{ink}_{f.stem}.png"), cv2.cvtColor(ov, cv2.COLOR_RGB2BGR))
             tiles.append((f.name, ov))
         except (DigitizeError, ImageError) as exc:
             rows.append({"file": f.name, "status": "error", "error": str(exc)})
     with open(OUT / f"digitize_real_{ink}.csv", "w", newline="") as fh:
-        w = csv.DictWriter(fh, fieldnames=["file", "status", "layout", "quality", "px_per_mm", "scale", "row_s", "error"])
+        w = csv.DictWriter(fh, fieldnames=["file", "status", "layout", "quality", "px_per_mm", "scale", "row_s", "gain_mm_mv",
+                                            "error"])
         w.writeheader()
         w.writerows(rows)
     if tiles:
@@ -142,7 +143,8 @@ def run_real(ink: str) -> dict:
            "uncertain": sum(r["status"] == "uncertain" for r in rows),
            "refused": [f"{r['file']}: {r['error']}" for r in rows if r["status"] == "error"],
            "rows_within_5pct_of_10s": sum(abs(v / 10.0 - 1) <= 0.05 for v in secs),
-           "row_seconds": {r["file"]: r.get("row_s") for r in rows}}
+           "row_seconds": {r["file"]: r.get("row_s") for r in rows},
+           "gain_mm_mv": {r["file"]: r.get("gain_mm_mv") for r in rows}}
     print(f"[{ink:7s}] real pictures: {res['ok']} ok, {res['uncertain']} uncertain, {len(res['refused'])} refused "
           f"of {res['n']}; rows span 10 s ± 5 % on {res['rows_within_5pct_of_10s']} of {len(secs)} read; "
           f"overlays in {OUT}")

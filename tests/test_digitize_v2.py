@@ -544,6 +544,30 @@ def test_a_lone_stroke_before_the_start_pulse_is_no_rising_edge():
     assert (gain, x_start, size) == (want_gain, want_start, want_size)
 
 
+@pytest.mark.parametrize("roof_mm, edge_mm, shift_mm, want", [(10, 10, 0, 10.0), (10, 5.5, 0, 10.0), (10, 4.5, 0, 10.0),
+                                                             (5, 5, 0, 5.0), (10, 10, 5, 10.0)])
+def test_a_pulse_whose_edges_were_partly_lost_is_measured_from_its_roof(roof_mm, edge_mm, shift_mm, want):
+    """A pulse (roof ``roof_mm`` above its foot at y 100, 5 mm wide, 8 px/mm) whose vertical strokes were traced
+    only ``edge_mm`` down from the roof (the rest lost: a thin grey stroke on a photo, or one on a grid line)
+    reads its gain from its roof to the level of the trace after it: 10 mm/mV from 5.5 or 4.5 mm edges. A whole
+    5 mm pulse stays 5 mm/mV; where the trace runs ``shift_mm`` below the pulse's foot, so that roof and trace make
+    no standard pulse (15 mm: the pulses printed off the traces' baselines), the edges' own height is kept."""
+    from ecgcls.digitize.pipeline import _calibration
+
+    ppm = 8.0
+    w = int(60 * ppm)
+    top, bot = np.full(w, np.nan), np.full(w, np.nan)
+    roof = 100 - roof_mm * ppm
+    a, b = int(9 * ppm), int(14 * ppm)
+    top[a:b + 1], bot[a:b + 1] = roof - 1, roof + 1
+    for c in (a, a + 1, b - 1, b):
+        bot[c] = roof + 1 + edge_mm * ppm
+    start = int(15 * ppm)
+    top[start:], bot[start:] = 99 + shift_mm * ppm, 101 + shift_mm * ppm
+    gain, _, _ = _calibration(top, bot, ppm, ppm, None)
+    assert gain == pytest.approx(want, rel=0.12)
+
+
 def test_a_pulse_cut_by_the_pictures_edge_keeps_its_height_not_its_width():
     """A row that starts at the picture's left edge on a pulse's roof (its rising edge cut off, as on a real
     25 mm/s printout read at 50 mm/s before: the falling edge and the first QRS passed for a 9 mm pulse) reads the
