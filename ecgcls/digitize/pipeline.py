@@ -64,6 +64,11 @@ DIGITIZER_VERSION = 27
 
 
 # ---- helpers ------------------------------------------------------------------------------------------
+def _off_common_gain(mm: float) -> float:
+    """How far (|log|) a pulse ``mm`` tall is from the nearest of :data:`COMMON_GAINS` (5, 10, 20 mm)."""
+    return min(abs(np.log(mm / g)) for g in COMMON_GAINS)
+
+
 def _edge_groups(h: np.ndarray, ppm_x: float, ppm_y: float) -> list[np.ndarray]:
     """Runs of columns whose trace is taller than 2.5 mm (a pulse's vertical edges, or QRS strokes) in the column
     heights ``h`` (px, NaN where nothing was traced): column indices, left to right, columns up to
@@ -103,11 +108,10 @@ def _calibration(top: np.ndarray, bot: np.ndarray, ppm_x: float, ppm_y: float, s
             return None, None, None
     fall = g[-1]
     height = float(max(np.nanmax(h[first]), np.nanmax(h[g])))
-    if cut is None:  # edges partly lost (a thin grey stroke on a photo, or one on a grid line): roof to baseline
-        height = _roof_height(top, bot, x0 + first[-1] + 1, x0 + g[0], x0 + fall + 1, ppm_x, ppm_y,
-                              speed or 25.0, height)
-    gain = height / ppm_y
     end = x0 + fall + 1
+    if cut is None:  # edges partly lost (a thin grey stroke on a photo, or one on a grid line): roof to baseline
+        height = _roof_height(top, bot, x0 + first[-1] + 1, x0 + g[0], end, ppm_x, ppm_y, speed or 25.0, height)
+    gain = height / ppm_y
     # the trace starts after the gap that follows the pulse (ecgcls, most machines), or, where the trace
     # runs on from the pulse's falling edge without a gap (ecg-image-kit), at that edge's stroke centre
     # (its first inked columns are the pen's cap, or a grid line hid them: see cap_start)
@@ -131,13 +135,12 @@ def _roof_height(top: np.ndarray, bot: np.ndarray, a: int, b: int, end: int, ppm
     the trace's baseline are still there. On real photos `classic` measured 4.1–6.1 mm pulses that are 10 mm
     (ecg00029, 00034, 00041; the trace network's ink measured 7–10 mm on the same rows); a trace 15 mm under the
     roof (pulses printed off the traces' baselines, ecg00006) makes no standard pulse and keeps ``edges``."""
-    mid = (top + bot) / 2
-    roof = mid[a:b]
-    after = mid[end:end + int(speed * ppm_x)]
+    c = slice(end, end + int(speed * ppm_x))
+    roof, after = (top[a:b] + bot[a:b]) / 2, (top[c] + bot[c]) / 2
     if b <= a or not np.isfinite(roof).any() or np.isfinite(after).mean() < 0.5:
         return edges
-    h = float(np.nanmedian(after) - np.nanmedian(roof)) + float(np.nanmedian((bot - top)[a:b])) + 1.0
-    standard = h > 0 and min(abs(np.log(h / ppm_y / g)) for g in COMMON_GAINS) < tol
+    h = float(np.nanmedian(after) - np.nanmedian(roof)) + float(np.nanmedian(bot[a:b] - top[a:b])) + 1.0
+    standard = h > 0 and _off_common_gain(h / ppm_y) < tol
     return h if h > short * edges and standard else edges
 
 
@@ -165,7 +168,7 @@ def _cut_pulse(top: np.ndarray, bot: np.ndarray, x0: int, groups: list[np.ndarra
         if x0 + fall[0] > max(edge_px, 2.5 * ppm_x):
             return None
         foot = float(np.nanmax(bot[x0 + fall]))
-        standard = min(abs(np.log(height / ppm_y / g)) for g in COMMON_GAINS) < 0.2
+        standard = _off_common_gain(height / ppm_y) < 0.2
         runs_on = np.isfinite(after).mean() >= 0.5 and abs(np.nanmedian(after) - foot) < 0.25 * height
         return fall if standard and runs_on else None
     if x0 > edge_px:
@@ -222,7 +225,7 @@ def _end_pulse(top: np.ndarray, bot: np.ndarray, ppm_x: float, ppm_y: float,
     if start_pulse is not None:
         if abs(np.log(width / start_pulse[0])) > 0.25 or abs(np.log(height / max(start_pulse[1], 1.0))) > 0.25:
             return None
-    elif min(abs(np.log(height / ppm_y / g)) for g in COMMON_GAINS) > 0.2:
+    elif _off_common_gain(height / ppm_y) > 0.2:
         return None
     return a
 
@@ -593,7 +596,7 @@ def read_pulses(traces: list[RowTrace], scale: Scale, width_px: int, speed_mm_s:
     if scale.method == "grid":
         # on a measured grid a pulse is 1 mV at a standard gain; "pulses" of other heights are QRS complexes
         # or text, and say nothing about gain, speed or scale
-        with_pulse = [t for t in with_pulse if min(abs(np.log(t.gain_mm_mv / g)) for g in COMMON_GAINS) < 0.15]
+        with_pulse = [t for t in with_pulse if _off_common_gain(t.gain_mm_mv) < 0.15]
     with_pulse = _one_height(with_pulse)
     measured = [t.gain_mm_mv for t in with_pulse]
     pulses = [t.pulse_px for t in with_pulse if np.isfinite(t.pulse_px[0])]  # a cut pulse has no width
