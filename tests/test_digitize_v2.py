@@ -1,5 +1,6 @@
 """Digitizer v2: pages drawn by other conventions, time from the page, every clinical layout, honest quality,
 and each stage on its own."""
+import dataclasses
 import json
 
 import numpy as np
@@ -677,3 +678,53 @@ def test_a_pulse_edge_is_placed_to_a_fraction_of_a_pixel(thickness):
         bot = np.array([np.flatnonzero(c)[-1] if c.any() else np.nan for c in ink.T], float)
         cols = np.flatnonzero(np.nan_to_num(bot - top) > 40)
         assert _edge_centre(top, bot, cols, dark) == pytest.approx(x, abs=0.15)
+
+
+@pytest.mark.parametrize("pw_mm, ph_mm, guess, want", [
+    (10.0, 5.0, 8.0, (50.0, 5.0)),    # twice as wide as tall: 50 mm/s at 5 mm/mV, not 25 at 10 on stretched pixels
+    (5.0, 10.0, 8.0, (25.0, 10.0)),   # the usual pulse
+    (10.0, 20.0, 8.0, (50.0, 20.0)),
+    (5.0, 5.0, 8.0, (25.0, 5.0)),     # square: 25 mm/s at 5 mm/mV, or 50 at 10 — the px per mm nearer the guess
+    (5.0, 5.0, 4.0, (50.0, 10.0)),
+    (5.0, 30.0, 8.0, (25.0, 10.0))])  # no standard pair gives square pixels: the defaults
+def test_a_pulse_read_without_a_grid_gives_square_pixels(pw_mm, ph_mm, guess, want):
+    """Without a grid or a whole page, speed and gain come from the pulse alone (8 px/mm here): a scanner's or
+    camera's pixels are square, which leaves one standard (speed, gain) pair, or two for a square pulse."""
+    from ecgcls.digitize.pipeline import COMMON_GAINS, _square_pulse
+
+    ppm = 8.0
+    assert _square_pulse(pw_mm * ppm, ph_mm * ppm, (25.0, 50.0), COMMON_GAINS, guess, 25.0, 10.0) == want
+
+
+def test_a_gridless_50_mm_s_page_is_read_at_its_speed_and_gain(sig):
+    """A gridless 3x4 page at 50 mm/s and 5 mm/mV, cropped (no paper size to go by): its pulses are 10 mm wide and
+    5 mm tall, read before as 25 mm/s at 10 mm/mV with pixels four times taller than wide."""
+    page = render(sig, FS, RenderConfig(layout="3x4", grid="none", paper="letter", speed_mm_s=50.0, gain_mm_mv=5.0),
+                  rng=4)
+    page = dataclasses.replace(page, image=np.ascontiguousarray(page.image[:, : int(page.image.shape[1] * 0.93)]))
+    d = digitize(page.image)
+    assert (d.speed_mm_s, d.gain_mm_mv) == (50.0, 5.0)
+    assert d.px_per_mm[0] == pytest.approx(page.geometry.px_per_mm, rel=0.03)
+    assert d.px_per_mm[1] == pytest.approx(page.geometry.px_per_mm, rel=0.06)  # a 5 mm pulse's height: ±2 px
+    assert _snr(page, d, sig) > 10.0
+
+
+def test_a_pulse_cut_by_the_pictures_edge_is_found_at_any_resolution():
+    """The ink map clears a 0.5 mm band along the picture's border (10 px at 20 px/mm), so a row cut on its pulse's
+    roof is traced from 10 px in, not 2: still a cut pulse, with no width (it set a 25 mm/s speed on a 50 mm/s page
+    from a 4 mm remnant)."""
+    from ecgcls.digitize.grid import border_band
+    from ecgcls.digitize.pipeline import _calibration
+
+    ppm = 20.0
+    w = int(60 * ppm)
+    top, bot = np.full(w, np.nan), np.full(w, np.nan)
+    x0, fall = border_band(ppm), int(4 * ppm)
+    top[x0:fall], bot[x0:fall] = 199 - 10 * ppm, 201 - 10 * ppm  # the roof's remnant from the cleared band on
+    top[fall - 1:fall + 2], bot[fall - 1:fall + 2] = 199 - 10 * ppm, 201.0  # the falling edge, 10 mm
+    top[fall + 2:], bot[fall + 2:] = 199.0, 201.0
+    q = int(8 * ppm)  # a QRS 4 mm after the edge
+    top[q:q + 3] = 199 - 12 * ppm
+    gain, x_start, size = _calibration(top, bot, ppm, ppm, None)
+    assert gain == pytest.approx(10.0, rel=0.05) and np.isnan(size[0])
+    assert abs(x_start - fall) <= 3

@@ -587,13 +587,19 @@ def rectify(image: np.ndarray, quad: np.ndarray) -> tuple[np.ndarray, np.ndarray
     return out, H
 
 
+def border_band(px_per_mm_guess: float) -> int:
+    """Width (px) of the band along the picture's border that :func:`clean_ink` clears (0.5 mm, at least 2 px):
+    ink that reaches the picture's edge is traced from this far in."""
+    return max(2, int(round(0.5 * px_per_mm_guess)))
+
+
 def clean_ink(ink: np.ndarray, px_per_mm_guess: float) -> np.ndarray:
     """Drop what is ink-dark but not trace: long straight grid lines (dark grids, black-and-white copies)
     and specks (dotted minor grids, noise). Gaps left where the trace crossed a line are bridged later."""
     h, w = ink.shape
     u8 = ink.astype(np.uint8)
     # a frame drawn round the page (or the sheet's own edge) is no trace: clear a thin band at the border
-    b = max(2, int(round(0.5 * px_per_mm_guess)))
+    b = border_band(px_per_mm_guess)
     u8[:b] = 0
     u8[-b:] = 0
     u8[:, :b] = 0

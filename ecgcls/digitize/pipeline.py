@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ecgcls.digitize.grid import (bridge_lines, clean_ink, darkness, deskew, estimate_skew, find_page_quad,
+from ecgcls.digitize.grid import (border_band, bridge_lines, clean_ink, darkness, deskew, estimate_skew, find_page_quad,
                                   grid_beyond_outline, grid_spacing, ink_threshold, keep_strokes, local_contrast,
                                   is_square, outside_page, quad_is_rectangle, rectify, remove_lines, stroke_window,
                                   tint_darkness)
@@ -41,6 +41,7 @@ LAYOUTS_BY_ROWS: dict[int, tuple[str, ...]] = {3: ("3x4", "cabrera"), 4: ("3x4+I
                                                12: ("12x1",), 13: ("12x1+II",)}
 STANDARD_GAINS = (2.5, 5.0, 10.0, 20.0, 40.0)
 COMMON_GAINS = (5.0, 10.0, 20.0)  # what a calibration pulse on a measured grid must show to count as one
+SQUARE_TOL = 0.2   # a pulse read without a grid gives px per mm on x and y within this (log): pixels are square
 PULSE_HEIGHT_TOL = 0.15  # a page's calibration pulses agree in height within this (log); others are no pulses
 ROOF_SHORT = 1.3    # a pulse whose roof stands this much higher over the trace than its edges reach lost part of them
 TOO_LONG_ROWS = 0.25  # rows that would last this much over 10 s at the scale found: the scale was misread
@@ -60,7 +61,7 @@ NET_INK = {"mode": "gate", "support": 0.3, "support_px": 2, "long_side": None, "
 SEPARATE = {"on": False, "margin_mm": 3.0, "context_mm": 8.0, "half_mm": 24.0, "threshold": 0.5, "weights": None}
 
 #: bumped whenever the digitizer's output changes, so caches of digitized pictures are rebuilt
-DIGITIZER_VERSION = 27
+DIGITIZER_VERSION = 28
 
 
 # ---- helpers ------------------------------------------------------------------------------------------
@@ -96,7 +97,8 @@ def _calibration(top: np.ndarray, bot: np.ndarray, ppm_x: float, ppm_y: float, s
     # a pulse's top is inked from edge to edge: a lone stroke before it (a frame or separator line, a letter) is
     # no rising edge, so a rising edge without a traced top to its falling edge gives way to the next group
     groups = _edge_groups(h, ppm_x, ppm_y)
-    cut = _cut_pulse(top, bot, x0, groups, ppm_x, ppm_y)
+    # the picture's edge, as traced: clean_ink cleared a band along the border (1–2 px at 75 DPI, 10 at 500)
+    cut = _cut_pulse(top, bot, x0, groups, ppm_x, ppm_y, border_band(ppm_y) + 2)
     if cut is not None:  # the picture's edge cut the rising edge off: the falling edge alone is left
         first = g = cut
     else:
@@ -615,20 +617,37 @@ def read_pulses(traces: list[RowTrace], scale: Scale, width_px: int, speed_mm_s:
             speed = fit
         # else: on a strong grid, pulses of neither width (7 mm: cut by the picture's edge, or run into the trace)
         # say nothing about the speed; it stays as stated, else 25 mm/s
-    speed = float(speed or 25.0)
     if scale.method == "page_size" and pulses:
         pw, ph = (float(np.median([p[i] for p in pulses])) for i in (0, 1))
         if pw > 0 and ph > 0:
-            ppm_pulse = pw / (0.2 * speed)
-            paper = min((width_px / mm[0] for mm in PAPER_SIZES_MM.values()), key=lambda p: abs(np.log(p / ppm_pulse)))
-            if abs(np.log(paper / ppm_pulse)) < 0.03:
+            speeds = (speed_mm_s,) if speed_mm_s else (25.0, 50.0)
+            papers = [width_px / mm[0] for mm in PAPER_SIZES_MM.values()]
+            off, s, paper = min((abs(np.log(p / (pw / (0.2 * v)))), v, p) for v in speeds for p in papers)
+            if off < 0.03:  # a whole page of a standard size: px per mm from its width, the speed from the pulse
+                speed = s
                 if measured and not gain_mm_mv:  # pulse heights were measured against the first guess
                     gain = _snap_gain(float(np.median(measured)) * scale.ppm_y / paper)
                 scale = Scale(paper, paper, "page_size+calibration")
             else:
-                gain = gain_mm_mv or 10.0
-                scale = Scale(ppm_pulse, ph / gain, "calibration")
+                speed, gain = _square_pulse(pw, ph, speeds, (gain_mm_mv,) if gain_mm_mv else COMMON_GAINS,
+                                            scale.ppm_x, float(speed or 25.0), gain_mm_mv or 10.0)
+                scale = Scale(pw / (0.2 * speed), ph / gain, "calibration")
+    speed = float(speed or 25.0)
     return Pulses(float(gain), list(pulses), len(measured), speed), scale
+
+
+def _square_pulse(pw: float, ph: float, speeds: tuple, gains: tuple, ppm_guess: float, speed: float, gain: float,
+                  tol: float = SQUARE_TOL) -> tuple[float, float]:
+    """Paper speed (mm/s) and gain (mm/mV) of a page read from its calibration pulse alone (``pw`` × ``ph`` px
+    between stroke centres; no grid, no whole page): a scanner's or camera's pixels are square, so the pulse's
+    0.2 s and 1 mV must give one px per mm on both axes (within ``tol``, log) — a pulse twice as wide as tall is
+    50 mm/s at 5 mm/mV, never 25 mm/s at 10 mm/mV on pixels stretched fourfold. Where two pairs fit (a square pulse:
+    25 mm/s at 5 mm/mV or 50 at 10), the one whose px per mm is nearer ``ppm_guess`` (the picture's width over a
+    Letter page's); where none fits, ``speed`` and ``gain`` as given."""
+    fits = [(v, g) for v in speeds for g in gains if abs(np.log(pw / (0.2 * v) / (ph / g))) < tol]
+    if not fits:
+        return speed, gain
+    return min(fits, key=lambda vg: (abs(np.log(pw / (0.2 * vg[0]) / ppm_guess)), vg != (25.0, 10.0)))
 
 
 def _one_height(with_pulse: list[RowTrace], tol: float = PULSE_HEIGHT_TOL) -> list[RowTrace]:
