@@ -26,6 +26,11 @@ def _snr(page, d, sig):
     return signal_snr(ref, d.record.signal, FS)[0]
 
 
+def crop_width(page, keep: float):
+    """``page`` with its picture cut to its left ``keep`` of the width (a scan or photo that lost its right margin)."""
+    return dataclasses.replace(page, image=np.ascontiguousarray(page.image[:, : int(page.image.shape[1] * keep)]))
+
+
 @pytest.mark.parametrize("layout", ["3x4", "3x4+II", "3x4+3", "6x2", "12x1", "cabrera", "cabrera+II"])
 def test_layout_detected_and_signal_recovered(sig, layout):
     page = render(sig, FS, RenderConfig(layout=layout), rng=2)
@@ -285,7 +290,7 @@ def test_scale_from_calibration_pulses_without_a_grid(sig, paper, crop, method):
     themselves when the picture is cropped."""
     page = render(sig, FS, RenderConfig(layout="3x4", grid="none", paper=paper), rng=4)
     if crop:
-        page = dataclasses.replace(page, image=np.ascontiguousarray(page.image[:, : int(page.image.shape[1] * 0.93)]))
+        page = crop_width(page, 0.93)
     d = digitize(page.image)
     assert d.scale_method == method
     assert d.px_per_mm[0] == pytest.approx(page.geometry.px_per_mm, rel=0.02)
@@ -299,7 +304,7 @@ def test_without_a_grid_full_rows_are_the_ruler(sig):
     longer its paper's size, and its 5 mm pulses measure the scale to only ~0.3 %: the rows' 10 s set it to
     0.1 % (SNR 15.2 dB with the pulses alone, before)."""
     page = render(sig, FS, RenderConfig(layout="3x4", grid="none", paper="letter"), rng=4)
-    page = dataclasses.replace(page, image=np.ascontiguousarray(page.image[:, : int(page.image.shape[1] * 0.97)]))
+    page = crop_width(page, 0.97)
     d = digitize(page.image)
     assert d.scale_method == "calibration+rows"
     assert d.px_per_mm[0] == pytest.approx(page.geometry.px_per_mm, rel=0.002)

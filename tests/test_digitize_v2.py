@@ -1,6 +1,5 @@
 """Digitizer v2: pages drawn by other conventions, time from the page, every clinical layout, honest quality,
 and each stage on its own."""
-import dataclasses
 import json
 
 import numpy as np
@@ -13,7 +12,7 @@ from ecgcls.digitize.grid import clean_ink
 from ecgcls.geometry import LAYOUTS, get_layout
 from ecgcls.render import RenderConfig, render
 
-from test_digitize import _snr
+from test_digitize import _snr, crop_width
 from test_render import synthetic_ecg
 
 FS = 500
@@ -701,7 +700,7 @@ def test_a_gridless_50_mm_s_page_is_read_at_its_speed_and_gain(sig):
     5 mm tall, read before as 25 mm/s at 10 mm/mV with pixels four times taller than wide."""
     page = render(sig, FS, RenderConfig(layout="3x4", grid="none", paper="letter", speed_mm_s=50.0, gain_mm_mv=5.0),
                   rng=4)
-    page = dataclasses.replace(page, image=np.ascontiguousarray(page.image[:, : int(page.image.shape[1] * 0.93)]))
+    page = crop_width(page, 0.93)
     d = digitize(page.image)
     assert (d.speed_mm_s, d.gain_mm_mv) == (50.0, 5.0)
     assert d.px_per_mm[0] == pytest.approx(page.geometry.px_per_mm, rel=0.03)

@@ -147,7 +147,7 @@ def _roof_height(top: np.ndarray, bot: np.ndarray, a: int, b: int, end: int, ppm
 
 
 def _cut_pulse(top: np.ndarray, bot: np.ndarray, x0: int, groups: list[np.ndarray], ppm_x: float, ppm_y: float,
-               edge_px: int = 2) -> np.ndarray | None:
+               edge_px: int) -> np.ndarray | None:
     """A pulse whose rising edge the picture's left edge cut off, so that only its falling edge is left: the
     first tall stroke (``groups[0]``, columns relative to ``x0``, the first traced column), with the trace
     running on from its foot. Either the trace starts at the picture's edge (within ``edge_px``) on the pulse's
