@@ -243,6 +243,34 @@ def test_spike_apex_is_kept_where_its_strokes_part():
     assert top[10] <= 10 and val[10] == pytest.approx(10.0, abs=1.0)
 
 
+@pytest.mark.parametrize("width", [1, 2, 3])
+def test_steep_strokes_are_read_across_the_pixel_rows(width):
+    """A QRS printed as at 200 DPI (500 Hz samples every 0.39 px, R 79 px tall, sub-pixel anti-aliased strokes of
+    OpenCV width 1-3): on the columns where the stroke is steep, the rows' edges read the trace's y at the column's
+    centre far better than the middle of the column's run."""
+    import cv2
+
+    from ecgcls.digitize.trace import column_values, follow_trace
+
+    for shift in (0.0, 0.3, 0.6):  # where the samples fall within the columns
+        x = np.arange(0, 60, 0.3937) + shift
+        bump = lambda c, s, a: a * np.exp(-0.5 * ((x - c) / s) ** 2)  # noqa: E731
+        y = 90 - bump(27.0, 2.2, 79) + bump(23.0, 1.2, 8) + bump(31.5, 1.6, 22)  # q, R, S (px, y down)
+        img = np.zeros((130, 61), np.uint8)
+        cv2.polylines(img, [np.round(np.c_[x, y] * 16).astype(np.int32)], False, 255, width, cv2.LINE_AA, shift=4)
+        dark = img / 255.0
+        truth = np.interp(np.arange(61), x, y)
+        top, bot, val = follow_trace(dark > 0.35, 90.0, 60.0, dark_band=dark)
+        steep = (bot - top + 1) > 7.5
+        assert steep.sum() >= 10
+        rms = lambda v: float(np.sqrt(np.mean((v - truth)[steep] ** 2)))  # noqa: E731
+        middle, rows = rms(column_values(top, bot)), rms(val)
+        if width < 3:
+            assert rows < 0.5 * middle and rows < 1.6
+        else:  # a pen wider than the strokes' gap merges them: still better
+            assert rows < 0.85 * middle
+
+
 def test_column_interp_keeps_apices_between_columns():
     """Columns every 1 px sample a narrow peak; between columns Akima stays nearer the true curve than straight
     lines, never rings past a gap, and gives NaN where nothing was read."""

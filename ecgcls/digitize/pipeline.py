@@ -61,7 +61,7 @@ NET_INK = {"mode": "gate", "support": 0.3, "support_px": 2, "long_side": None, "
 SEPARATE = {"on": False, "margin_mm": 3.0, "context_mm": 8.0, "half_mm": 24.0, "threshold": 0.5, "weights": None}
 
 #: bumped whenever the digitizer's output changes, so caches of digitized pictures are rebuilt
-DIGITIZER_VERSION = 28
+DIGITIZER_VERSION = 29
 
 
 # ---- helpers ------------------------------------------------------------------------------------------

@@ -221,9 +221,10 @@ def follow_trace(ink_band: np.ndarray, base_y: float, pitch: float, jump_cost: f
     if merge_touching:
         top, bot = _merge_touching(starts, y0s, y1s, extra, top, bot, 0.5 * claim_cost)
     bot = bot - 1  # inclusive bottom pixel
-    if dark_band is not None:
-        top, bot = subpixel_edges(top, bot, dark_band)
-    return top, bot, column_values(top, bot)
+    if dark_band is None:
+        return top, bot, column_values(top, bot)
+    top, bot = subpixel_edges(top, bot, dark_band)
+    return top, bot, steep_columns(top, bot, column_values(top, bot), ink_band, dark_band)
 
 
 def claimed_pixels(shape: tuple[int, int], paths: list[tuple[int, np.ndarray, np.ndarray]]) -> np.ndarray:
@@ -356,3 +357,141 @@ def column_values(top: np.ndarray, bot: np.ndarray) -> np.ndarray:
     out[trough & ~peak] = U[trough & ~peak]
     out[~ok] = np.nan
     return out
+
+
+#: a column whose ink run is taller than this many stroke widths is read by rows (:func:`steep_columns`)
+STEEP_RUN = 2.5
+
+
+def steep_columns(top: np.ndarray, bot: np.ndarray, val: np.ndarray, ink: np.ndarray, dark: np.ndarray,
+                  run_factor: float = STEEP_RUN) -> np.ndarray:
+    """``val`` (sub-pixel trace y per column, px) with its steep columns read from the pixel rows instead.
+
+    Where the trace is steep (a QRS stroke: tens of px per column) a column's ink run [top, bot] spans the
+    stroke over the column's width plus the pen's reach into the neighbouring columns, and next to an apex one
+    end of the run is set by the apex, so its middle (:func:`column_values`) misses the trace at the column's
+    centre by several px. A steep stroke is better resolved across: each pixel row it crosses holds a
+    horizontal run whose sub-pixel edges (partial coverage in ``dark``, as :func:`subpixel_edges`) give where
+    the stroke crosses that row — the run's centre when the run is one stroke wide, else (the neighbouring
+    stroke of the same complex merged into it) the edge on the side away from the nearer apex, moved in by
+    half the stroke's width (the 25th percentile of the runs' widths, px). A line fitted (y on x) to the
+    crossings within 1.5 columns gives the trace's y at the column's centre, kept within the column's run, between
+    the stroke's own apices (the ends of its monotonic run of columns) and within 1 px of the rows whose crossings
+    were seen (no extrapolation past an apex that another row's trace hid).
+
+    Read this way: columns that are part of a monotonic stroke (not an apex: :func:`column_values` keeps
+    those) and whose run is taller than ``run_factor`` stroke widths (2 · :func:`pen_radius` + 1). ``ink``
+    (bool) and ``dark`` (0..1) are the band's ink map and darkness, in ``top``/``bot``'s coordinates.
+    Compiled with numba.
+    """
+    ok = np.isfinite(top) & np.isfinite(bot) & np.isfinite(val)
+    if ok.sum() < 3:
+        return val
+    hp = pen_radius(top, bot)
+    stroke = 2 * hp + 1
+    h = dark.shape[0]
+    cols = np.flatnonzero(ok)
+    core = float(np.median(dark[np.clip(((top[cols] + bot[cols]) / 2).astype(int), 0, h - 1), cols])) or 1.0
+    cand, side, lo_y, hi_y, rows = _stroke_rows(np.ascontiguousarray(ink, dtype=np.uint8),
+                                    np.ascontiguousarray(dark, dtype=np.float32), float(core),
+                                    np.where(ok, top, np.nan), np.where(ok, bot, np.nan), np.where(ok, val, np.nan),
+                                    float(run_factor * stroke), int(np.ceil(3 * stroke)) + 2)
+    if len(rows) == 0:
+        return val
+    k, y, left, right = rows[:, 0].astype(np.int64), rows[:, 1], rows[:, 2], rows[:, 3]
+    half = max(0.0, float(np.percentile(right - left, 25)) / 2)
+    merged = (right - left) > 2 * half + 1
+    x = np.where(merged, np.where(side[k] > 0, right - half, left + half), (left + right) / 2)
+    c = cand[k].astype(np.float64)
+    near = np.abs(x - c) < 1.5
+    k, x, y, c = k[near], x[near] - c[near], y[near], c[near]
+    # least-squares line y = a + b·(x − c) per column, from the sums over its rows
+    m = len(cand)
+    n, sx, sy = (np.bincount(k, w, m) for w in (np.ones_like(x), x, y))
+    sxx, sxy = np.bincount(k, x * x, m), np.bincount(k, x * y, m)
+    den = n * sxx - sx * sx
+    with np.errstate(invalid="ignore", divide="ignore"):
+        b = (n * sxy - sx * sy) / den
+        a = (sy - b * sx) / n
+    sign = np.sign(val[cand + 1] - val[cand - 1])
+    y_min, y_max = np.full(m, np.inf), np.full(m, -np.inf)
+    np.minimum.at(y_min, k, y)
+    np.maximum.at(y_max, k, y)
+    good = (n >= 2) & (np.abs(den) > 1e-9) & (b * sign > 0)
+    out = val.copy()
+    cg = cand[good]
+    # within the column's run, the stroke's apices and 1 px of the rows whose crossings were seen
+    y_fit = np.clip(a[good], y_min[good] - 1, y_max[good] + 1)
+    out[cg] = np.clip(np.clip(y_fit, top[cg] + hp, bot[cg] - hp), lo_y[good], hi_y[good])
+    return out
+
+
+@njit(cache=True)
+def _stroke_rows(ink, dark, core, top, bot, val, min_run, win):  # pragma: no cover - compiled
+    """Candidate columns of :func:`steep_columns`, the side of each whose edge to trust (+1 right: the nearer
+    apex is left of it, −1 left), and per pixel row the stroke crosses: (candidate, y, left edge, right edge)
+    of the horizontal ink run nearest the column (sub-pixel; rows whose run reaches the window's end skipped)."""
+    h, w = ink.shape
+    n = len(val)
+    cand = np.empty(n, np.int64)
+    side = np.empty(n, np.int64)
+    lo_y = np.empty(n, np.float64)
+    hi_y = np.empty(n, np.float64)
+    m = 0
+    for c in range(2, n - 2):
+        if not (bot[c] - top[c] + 1 > min_run) or np.isnan(val[c - 1]) or np.isnan(val[c + 1]):
+            continue
+        d = val[c + 1] - val[c - 1]
+        if (val[c] - val[c - 1]) * d <= 0 or (val[c + 1] - val[c]) * d <= 0:
+            continue
+        dl = 0
+        while c - dl - 1 >= 0 and not np.isnan(val[c - dl - 1]) and (val[c - dl] - val[c - dl - 1]) * d > 0:
+            dl += 1
+        dr = 0
+        while c + dr + 1 < n and not np.isnan(val[c + dr + 1]) and (val[c + dr + 1] - val[c + dr]) * d > 0:
+            dr += 1
+        cand[m] = c
+        side[m] = 1 if dl < dr else -1
+        lo_y[m] = min(val[c - dl], val[c + dr])
+        hi_y[m] = max(val[c - dl], val[c + dr])
+        m += 1
+    total = 0
+    for i in range(m):
+        c = cand[i]
+        total += int(np.ceil(max(val[c - 1], val[c + 1]))) - int(np.floor(min(val[c - 1], val[c + 1]))) + 1
+    rows = np.empty((total, 4), np.float64)
+    r = 0
+    for i in range(m):
+        c = cand[i]
+        a, b = max(0, c - win), min(w, c + win + 1)
+        y0 = max(0, int(np.floor(min(val[c - 1], val[c + 1]))))
+        y1 = min(h - 1, int(np.ceil(max(val[c - 1], val[c + 1]))))
+        for y in range(y0, y1 + 1):
+            j = -1
+            for dx in range(0, win + 1):   # the inked pixel nearest the column
+                if c - dx >= a and ink[y, c - dx]:
+                    j = c - dx
+                    break
+                if c + dx < b and ink[y, c + dx]:
+                    j = c + dx
+                    break
+            if j < 0:
+                continue
+            lo = j
+            while lo > a and ink[y, lo - 1]:
+                lo -= 1
+            hi = j
+            while hi < b - 1 and ink[y, hi + 1]:
+                hi += 1
+            if (lo == a and a > 0) or (hi == b - 1 and b < w):
+                continue
+            cl = min(1.0, max(0.0, dark[y, lo] / core))
+            cr = min(1.0, max(0.0, dark[y, hi] / core))
+            ol = min(1.0, max(0.0, dark[y, lo - 1] / core)) if lo > 0 else 0.0
+            orr = min(1.0, max(0.0, dark[y, hi + 1] / core)) if hi < w - 1 else 0.0
+            rows[r, 0] = i
+            rows[r, 1] = y
+            rows[r, 2] = lo + (1 - cl) - ol
+            rows[r, 3] = hi - (1 - cr) + orr
+            r += 1
+    return cand[:m], side[:m], lo_y[:m], hi_y[:m], rows[:r]
