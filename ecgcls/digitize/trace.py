@@ -429,8 +429,9 @@ def steep_columns(top: np.ndarray, bot: np.ndarray, val: np.ndarray, ink: np.nda
 @njit(cache=True)
 def _stroke_rows(ink, dark, core, top, bot, val, min_run, win):  # pragma: no cover - compiled
     """Candidate columns of :func:`steep_columns`, the side of each whose edge to trust (+1 right: the nearer
-    apex is left of it, −1 left), and per pixel row the stroke crosses: (candidate, y, left edge, right edge)
-    of the horizontal ink run nearest the column (sub-pixel; rows whose run reaches the window's end skipped)."""
+    apex is left of it, −1 left), the y range between its stroke's two apices (lower, upper), and per pixel row
+    the stroke crosses: (candidate index, y, left edge, right edge) of the horizontal ink run nearest the column
+    (sub-pixel; rows whose run reaches the window's end skipped)."""
     h, w = ink.shape
     n = len(val)
     cand = np.empty(n, np.int64)
