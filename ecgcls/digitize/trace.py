@@ -243,6 +243,13 @@ def claimed_pixels(shape: tuple[int, int], paths: list[tuple[int, np.ndarray, np
     return out
 
 
+def stroke_core(top: np.ndarray, bot: np.ndarray, dark: np.ndarray, cols: np.ndarray) -> float:
+    """The stroke's core darkness: the median of ``dark`` at the middle of the runs [top, bot] of columns
+    ``cols`` (1 where that is 0), against which a pixel's darkness is the share of it the stroke covers."""
+    mid = np.clip(((top[cols] + bot[cols]) / 2).astype(int), 0, dark.shape[0] - 1)
+    return float(np.median(dark[mid, cols])) or 1.0
+
+
 def subpixel_edges(top: np.ndarray, bot: np.ndarray, dark: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Move integer run ends by the partial ink coverage of the pixel just outside them.
 
@@ -256,7 +263,7 @@ def subpixel_edges(top: np.ndarray, bot: np.ndarray, dark: np.ndarray) -> tuple[
         return top, bot
     t = top[cols].astype(int)
     b = bot[cols].astype(int)
-    core = float(np.median(dark[(t + b) // 2, cols])) or 1.0
+    core = stroke_core(np.floor(top), np.floor(bot), dark, cols)
     def cover(y):
         return np.clip(dark[np.clip(y, 0, h - 1), cols] / core, 0.0, 1.0) * ((y >= 0) & (y < h))
 
@@ -389,9 +396,7 @@ def steep_columns(top: np.ndarray, bot: np.ndarray, val: np.ndarray, ink: np.nda
         return val
     hp = pen_radius(top, bot)
     stroke = 2 * hp + 1
-    h = dark.shape[0]
-    cols = np.flatnonzero(ok)
-    core = float(np.median(dark[np.clip(((top[cols] + bot[cols]) / 2).astype(int), 0, h - 1), cols])) or 1.0
+    core = stroke_core(top, bot, dark, np.flatnonzero(ok))
     cand, side, lo_y, hi_y, rows = _stroke_rows(np.ascontiguousarray(ink, dtype=np.uint8),
                                     np.ascontiguousarray(dark, dtype=np.float32), float(core),
                                     np.where(ok, top, np.nan), np.where(ok, bot, np.nan), np.where(ok, val, np.nan),
