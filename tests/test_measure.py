@@ -80,3 +80,36 @@ def test_rules_cover_every_class_predict_ships():
     for name in ("cnn1d", "rhythm"):
         for c in load_bundle(name).classes:
             assert c in rules["classes"], c
+
+
+def test_rr_features_tell_irregular_from_regular_on_any_layout():
+    """RR features (ecgcls.measure.rhythm): a regular and an irregularly irregular beat train, read in full, as a
+    3x4 page's four 2.5-s column windows (pooled across windows) and at the models' 100 Hz."""
+    from scipy.signal import resample_poly
+
+    from ecgcls.measure.rhythm import RR_FEATURES, rr_features
+
+    rng = np.random.default_rng(1)
+    regular, _ = beat_train(np.full(14, 0.8))
+    irregular, r_times = beat_train(rng.uniform(0.45, 1.1, 20))
+    true_rr = np.diff(r_times) * 1000
+    for sig, fs in ((regular, FS), (irregular, FS), (resample_poly(irregular, 1, 5, axis=1), 100)):
+        f = rr_features(sig, fs)
+        assert list(f) == list(RR_FEATURES)
+        if sig is regular:
+            assert f["rr_cv"] < 0.02 and f["rr_irregular_frac"] == 0 and f["hr_bpm"] == pytest.approx(75, abs=2)
+        else:
+            assert f["rr_cv"] == pytest.approx(np.std(true_rr) / np.mean(true_rr), abs=0.03)
+            assert f["rr_irregular_frac"] > 0.5 and f["n_rr"] >= len(true_rr) - 1
+    # a 3x4 page without a rhythm strip: each lead only in its column's 2.5 s; the windows' intervals are pooled
+    cols = np.full((12, 10 * FS), False)
+    for lead in range(12):
+        c = lead // 3
+        cols[lead, int(c * 2.5 * FS):int((c + 1) * 2.5 * FS)] = True
+    f_reg, f_irr = (rr_features(np.where(cols, s, np.nan), FS) for s in (regular, irregular))
+    assert f_reg["rr_cv"] < 0.03 and f_irr["rr_cv"] > 0.15 and f_irr["n_rr"] >= 5
+    # nothing read: NaN, not a guess; a wrong shape is an error
+    empty = rr_features(np.full((12, 1000), np.nan), 100)
+    assert empty["n_rr"] == 0 and all(np.isnan(empty[k]) for k in RR_FEATURES if k != "n_rr")
+    with pytest.raises(ValueError, match="leads, T"):
+        rr_features(np.zeros(1000), 100)

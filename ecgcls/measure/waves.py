@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ecgcls.measure.rhythm import clean_and_peaks, finite_runs, rr_stats
 from ecgcls.types import LEADS
 
 #: plausible ranges (ms) outside which a beat's interval is treated as a delineation failure, not a finding
@@ -37,12 +38,6 @@ class LeadWaves:
     @property
     def n_beats(self) -> int:
         return int(len(self.r))
-
-
-def _runs(ok: np.ndarray, min_len: int) -> list[tuple[int, int]]:
-    """[start, end) of the runs of True at least ``min_len`` long."""
-    d = np.diff(np.concatenate([[0], ok.astype(np.int8), [0]]))
-    return [(int(s), int(e)) for s, e in zip(np.flatnonzero(d == 1), np.flatnonzero(d == -1)) if e - s >= min_len]
 
 
 def _as_float(v, n: int) -> np.ndarray:
@@ -88,16 +83,15 @@ def delineate(x: np.ndarray, fs: float, min_run_s: float = 2.0) -> LeadWaves:
 
     x = np.asarray(x, dtype=float)
     cols: dict[str, list] = {k: [] for k in (*FIDUCIALS, "run")}
-    for k, (s, e) in enumerate(_runs(np.isfinite(x), int(min_run_s * fs))):
-        seg = x[s:e]
+    for k, (s, e) in enumerate(finite_runs(np.isfinite(x), int(min_run_s * fs))):
+        found = clean_and_peaks(x[s:e], fs)
+        if found is None:
+            continue
+        clean, info = found
+        r = np.asarray(info["ECG_R_Peaks"], dtype=float)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             try:
-                clean = nk.ecg_clean(seg, sampling_rate=int(fs))
-                _, info = nk.ecg_peaks(clean, sampling_rate=int(fs))
-                r = np.asarray(info["ECG_R_Peaks"], dtype=float)
-                if len(r) < 2:
-                    continue
                 _, w = nk.ecg_delineate(clean, info, sampling_rate=int(fs), method="prominence")
             except Exception:  # NeuroKit2 raises on too-short or flat runs: no beats from this run
                 continue
@@ -202,14 +196,9 @@ def measure(signal: np.ndarray, fs: float, rhythm_leads: tuple[str, ...] = ("II"
     # rhythm from the lead with the most beats (the rhythm strip, when the page has one)
     cand = sorted(LEADS, key=lambda k: (waves[k].n_beats, k in rhythm_leads), reverse=True)
     w = waves[cand[0]]
-    rr = np.concatenate([np.diff(w.r[w.run == k]) for k in np.unique(w.run)]) / fs * 1000.0 if w.n_beats else np.zeros(0)
-    rr = rr[(rr > 250) & (rr < 2500)]
-    g["rhythm_lead"] = cand[0] if len(rr) >= 2 else ""
-    if len(rr) >= 2:
-        g.update(hr_bpm=float(60000.0 / np.median(rr)), rr_ms=float(np.median(rr)), rr_cv=float(np.std(rr) / np.mean(rr)),
-                 rr_irregularity=float(np.median(np.abs(np.diff(rr))) / np.median(rr)) if len(rr) >= 3 else float("nan"))
-    else:
-        g.update(hr_bpm=float("nan"), rr_ms=float("nan"), rr_cv=float("nan"), rr_irregularity=float("nan"))
+    rr = rr_stats([np.diff(w.r[w.run == k]) / fs * 1000.0 for k in np.unique(w.run)])
+    g["rhythm_lead"] = cand[0] if rr["n_rr"] >= 2 else ""
+    g.update({k: rr[k] for k in ("hr_bpm", "rr_ms", "rr_cv", "rr_irregularity")})
     rr_s = g["rr_ms"] / 1000.0
     g["qtc_bazett_ms"] = g["qt_ms"] / np.sqrt(rr_s) if np.isfinite(rr_s) else float("nan")
     g["qtc_fridericia_ms"] = g["qt_ms"] / np.cbrt(rr_s) if np.isfinite(rr_s) else float("nan")
