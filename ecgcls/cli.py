@@ -1,4 +1,4 @@
-"""The ``ecgcls`` command: ``ecgcls render | digitize | traceseg-onnx | bundle | calibrate | export | ppg2ecg | serve | bench``."""
+"""The ``ecgcls`` command: ``ecgcls render | digitize | traceseg-onnx | bundle | calibrate | rhythm-head | export | ppg2ecg | serve | bench``."""
 from __future__ import annotations
 
 import argparse
@@ -15,6 +15,7 @@ def main(argv: list[str] | None = None) -> int:
     from ecgcls.predict.bundle import add_parser as add_bundle
     from ecgcls.predict.calibrate import add_parser as add_calibrate
     from ecgcls.predict.ppg2ecg import add_parser as add_ppg2ecg
+    from ecgcls.predict.rhythm import add_parser as add_rhythm_head
     from ecgcls.serve.app import add_parser as add_serve
     from ecgcls.ecgbench.cli import add_parser as add_bench
 
@@ -22,6 +23,7 @@ def main(argv: list[str] | None = None) -> int:
     add_digitize(sub)
     add_bundle(sub)
     add_calibrate(sub)
+    add_rhythm_head(sub)
     add_export(sub)
     add_ppg2ecg(sub)
     add_serve(sub)

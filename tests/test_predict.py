@@ -177,6 +177,14 @@ def test_picture_path_needs_no_digitizer(tmp_path, good_png):
             g = j["good.png"]
             w = g["signal_weight"]
             assert 0 <= w <= 0.75
+            # the shipped rhythm bundle has an RR head: p_AFIB is its mix with the network, from the page's RR
+            from ecgcls.predict.rhythm import RRHead, head_inputs
+
+            rh, rhy = g["rhythm"], load_bundle("rhythm")
+            assert rh["used_rr"] and rh["rr"]["n_rr"] >= 2 and rh["class"] == "AFIB"
+            feats = {k: np.nan if v is None else v for k, v in rh["rr"].items()}
+            want = RRHead(rhy.meta["rr_head"]).mix(np.array([rh["p_net"]]), head_inputs(feats)[None])[0][0]
+            assert g["probs"]["AFIB"] == pytest.approx(want, rel=1e-5)
             mixed = w * np.array(g["path_probs"]["signal"]) + (1 - w) * np.array(g["path_probs"]["picture"])
             np.testing.assert_allclose(mixed, [g["probs"][c] for c in ["NORM", "MI", "STTC", "CD", "HYP"]], atol=1e-6)
             # labels: each page at the thresholds of the path(s) that answered it, weighted like the probabilities
@@ -261,3 +269,25 @@ def test_report_and_measurements(tmp_path, good_png):
     assert "where the signal model found it" in page and "Grad-CAM" in page
     line = json.loads(out.with_suffix(".jsonl").read_text().splitlines()[0])
     assert line["measurements"]["global"]["hr_bpm"] == pytest.approx(g["hr_bpm"])
+
+
+def test_rr_head_mixes_with_the_network_and_falls_back_to_it():
+    """The rhythm bundle's RR head (ecgcls.predict.rhythm): the mix at its weight, the network alone where no RR
+    feature was measured, and a head of other features refused."""
+    from ecgcls.predict.rhythm import HEAD_FEATURES, RRHead, head_inputs
+
+    spec = {"class": "AFIB", "features": list(HEAD_FEATURES), "center": [0.0] * 4, "scale": [1.0] * 4,
+            "coef": [2.0, 0.0, 0.0, 0.0], "intercept": -1.0, "net_weight": 0.5, "threshold": 0.4}
+    head = RRHead(spec)
+    x = np.stack([head_inputs({"rr_cv": 0.3, "rr_irregularity": 0.2, "rr_irregular_frac": 0.8, "hr_bpm": 90.0}),
+                  np.full(4, np.nan)])
+    assert x[0, 0] == pytest.approx(np.log(0.3)) and x[0, 3] == pytest.approx(np.log(90.0))
+    p_rr = 1 / (1 + np.exp(-(-1.0 + 2.0 * np.log(0.3))))
+    p, used = head.mix(np.array([0.9, 0.9]), x)
+    z = 0.5 * np.log(0.9 / 0.1) + 0.5 * np.log(p_rr / (1 - p_rr))
+    np.testing.assert_allclose(p, [1 / (1 + np.exp(-z)), 0.9], rtol=1e-6)
+    assert used.tolist() == [True, False] and head.threshold == 0.4
+    head.net_weight = 0.0
+    assert head.mix(np.array([0.9]), x[:1])[0][0] == pytest.approx(p_rr)
+    with pytest.raises(ValueError, match="features"):
+        RRHead({**spec, "features": ["rr_cv"]})

@@ -89,12 +89,18 @@ def _digitize_page(name: str, image: np.ndarray, fs_model: int, n_samples: int, 
 
 
 def read_page(name: str, image: np.ndarray, fs_model: int, n_samples: int, dig_kw: dict | None,
-              overlay_dir: str | None = None, image_prep: tuple | None = None, measure: bool = False) -> PageResult:
+              overlay_dir: str | None = None, image_prep: tuple | None = None, measure: bool = False,
+              rr: bool = False) -> PageResult:
     """Read one decoded page. ``dig_kw``: digitize it with these keyword arguments (None: no signal model
     needs it — the digitizer is not run). ``image_prep`` = (size (H, W), method, ink gain): also prepare the
-    picture for the picture model; a page the digitizer refuses still gets its picture."""
+    picture for the picture model; a page the digitizer refuses still gets its picture. ``rr``: also measure
+    the RR-interval features of what was read (``extra['rr']``, for a rhythm bundle's RR head)."""
     r = (_digitize_page(name, image, fs_model, n_samples, dig_kw, overlay_dir, measure) if dig_kw is not None
          else PageResult(name, "not-run"))
+    if rr and r.signal is not None:
+        from ecgcls.measure.rhythm import rr_features
+
+        r.extra = {**(r.extra or {}), "rr": rr_features(r.signal, fs_model)}
     if image_prep is not None:
         from ecgcls.data.images import preprocess
 
@@ -103,14 +109,14 @@ def read_page(name: str, image: np.ndarray, fs_model: int, n_samples: int, dig_k
 
 
 def read_file(path: str, fs_model: int, n_samples: int, dig_kw: dict | None, overlay_dir: str | None,
-              image_prep: tuple | None = None, measure: bool = False) -> list[PageResult]:
+              image_prep: tuple | None = None, measure: bool = False, rr: bool = False) -> list[PageResult]:
     """:func:`read_page` on every page of one file (runs in a worker process); errors become error rows."""
     from ecgcls.digitize import ImageError, load_pages
 
     out: list[PageResult] = []
     try:
         for name, image in load_pages(path):
-            out.append(read_page(name, image, fs_model, n_samples, dig_kw, overlay_dir, image_prep, measure))
+            out.append(read_page(name, image, fs_model, n_samples, dig_kw, overlay_dir, image_prep, measure, rr))
     except ImageError as exc:
         out.append(PageResult(path, "error", str(exc)))
     except Exception as exc:  # never let one file stop the batch; say what happened
@@ -201,6 +207,13 @@ class Predictor:
             raise ValueError(f"rhythm={rhythm}: wants {rhy.fs} Hz x {rhy.n_samples}, the model "
                              f"{self.sig_net.fs} Hz x {self.sig_net.n_samples}")
         self.rhy_net = rhy
+        self.rr_head = None
+        if rhy is not None and rhy.meta.get("rr_head"):
+            from ecgcls.predict.rhythm import RRHead
+
+            self.rr_head = RRHead(rhy.meta["rr_head"])
+            if self.rr_head.cls not in rhy.classes:
+                raise ValueError(f"rhythm={rhythm}: its RR head is for {self.rr_head.cls}, not one of {rhy.classes}")
         img = self.img_net
         self.image_prep = (img.image_size, img.preprocess, img.picture.get("ink_gain")) if img else None
         lead = self.sig_net or rhy
@@ -223,11 +236,39 @@ class Predictor:
     def read_args(self, overlays: str | None = None) -> tuple:
         """The arguments after the path of :func:`read_file` for this set-up (picklable, for worker processes);
         ``overlays``: a folder for the digitizer's overlays (default: the set-up's)."""
-        return (self.fs_model, self.n_model, self.dig_kw, overlays or self.overlays, self.image_prep, self.measure)
+        return (self.fs_model, self.n_model, self.dig_kw, overlays or self.overlays, self.image_prep, self.measure,
+                self.rr_head is not None)
 
     def read(self, path: str, overlays: str | None = None) -> list[PageResult]:
         """Every page of one file, read in this process (``overlays``: as in :meth:`read_args`)."""
         return read_file(path, *self.read_args(overlays))
+
+    def _rr_mix(self, results: list[PageResult], p_rhy: dict) -> tuple[dict, dict]:
+        """The rhythm bundle's probabilities with its RR head's class mixed in on the pages whose RR features were
+        measured → (probabilities per page, per page what was used: for the JSONL and the thresholds)."""
+        from ecgcls.jsonsafe import json_safe
+        from ecgcls.predict.rhythm import HEAD_FEATURES, head_inputs
+
+        head = self.rr_head
+        j = self.rhy_net.classes.index(head.cls)
+        out, used = {}, {}
+        for k, p in p_rhy.items():
+            feats = (results[k].extra or {}).get("rr")
+            x = head_inputs(feats)[None] if feats else np.full((1, len(HEAD_FEATURES)), np.nan)
+            mixed, ok = head.mix(p[j:j + 1], x)
+            q = np.array(p, copy=True)
+            q[j] = mixed[0]
+            out[k] = q
+            used[k] = json_safe({"class": head.cls, "used_rr": bool(ok[0]), "p_net": float(p[j]),
+                                 "p_rr": float(head.p_rr(x)[0]) if ok[0] else None, "rr": feats})
+        return out, used
+
+    def _rhythm_thresholds(self, used: dict | None) -> np.ndarray:
+        """The rhythm bundle's thresholds; the RR head's for its class where the page's RR features were used."""
+        thr = np.array(self.rhy_net.thresholds, dtype=float, copy=True)
+        if used and used.get("used_rr"):
+            thr[self.rhy_net.classes.index(self.rr_head.cls)] = self.rr_head.threshold
+        return thr
 
     def answer(self, results: list[PageResult], report: str | None = None) -> list[tuple[dict, dict | None]]:
         """Classify read pages in batches → per page (CSV row, JSON record or None when no model answered).
@@ -240,13 +281,15 @@ class Predictor:
         sig_net, img_net, rhy_net, classes = self.sig_net, self.img_net, self.rhy_net, self.classes
         read = [k for k, r in enumerate(results) if r.signal is not None]
         pics = [k for k, r in enumerate(results) if r.picture is not None]
-        p_sig = p_rhy = p_img = {}
+        p_sig = p_rhy = p_img = rr_used = {}
         if read and (sig_net or rhy_net):
             x = torch.from_numpy(np.stack([results[k].signal for k in read]))
             if sig_net:
                 p_sig = dict(zip(read, batched(sig_net, x)))
             if rhy_net:
                 p_rhy = dict(zip(read, batched(rhy_net, x)))
+                if self.rr_head is not None:
+                    p_rhy, rr_used = self._rr_mix(results, p_rhy)
         if pics and img_net:
             p_img = dict(zip(pics, batched(img_net, torch.stack([img_net.picture_tensor(results[k].picture)
                                                                   for k in pics]))))
@@ -283,7 +326,7 @@ class Predictor:
                    else sig_net.thresholds if parts == ["signal"] else img_net.thresholds)
             if rhy_net:  # rhythm only where the digitizer read the page; blank (not a guess) elsewhere
                 pr = np.concatenate([p, p_rhy[k] if k in p_rhy else np.full(len(rhy_net.classes), np.nan)])
-                thr = np.concatenate([thr, rhy_net.thresholds])
+                thr = np.concatenate([thr, self._rhythm_thresholds(rr_used.get(k))])
             row.update(paths="+".join(parts), layout=r.layout, quality="" if np.isnan(r.quality) else f"{r.quality:.3f}",
                        labels=";".join(c for c, v, t in zip(classes, pr, thr) if v >= t))
             row.update({f"p_{c}": ("" if np.isnan(v) else f"{v:.4f}") for c, v in zip(classes, pr)})
@@ -294,7 +337,9 @@ class Predictor:
             record = {**page, "signal_weight": w if len(parts) == 2 else None,
                       "path_probs": {"signal": [float(v) for v in p_sig[k]] if k in p_sig else None,
                                      "picture": [float(v) for v in p_img[k]] if k in p_img else None},
-                      "snr_pred_db": None if np.isnan(r.snr_db) else r.snr_db, **(r.extra or {})}
+                      "snr_pred_db": None if np.isnan(r.snr_db) else r.snr_db,
+                      **{key: v for key, v in (r.extra or {}).items() if key != "rr"},  # (in "rhythm", JSON-safe)
+                      **({"rhythm": rr_used[k]} if k in rr_used else {})}
             if report:
                 from ecgcls.predict.report import explain_page, write_report
 

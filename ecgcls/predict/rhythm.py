@@ -1,0 +1,227 @@
+"""AFIB from the RR intervals a page shows, beside the rhythm bundle's network.
+
+Atrial fibrillation's defining sign is an irregularly irregular ventricular rhythm. A page's digitized leads give
+R peaks (:func:`ecgcls.measure.rhythm.rr_features`), and a logistic regression on a few RR-interval features
+(the *RR head*) turns them into a probability of AFIB. It is fitted on pictures of **training-fold** records,
+drawn like :mod:`ecgcls.predict.calibrate`'s validation pages (half ecgcls's own look, half the
+domain-randomized renderer) and read exactly as ``predict.py`` reads a file, so it learns the digitizer's
+errors too. Its weight against the network is chosen on validation-fold pages; the AFIB threshold too.
+
+The head lives in the rhythm bundle's JSON (``rr_head``: feature names, centring, coefficients, what it was
+fitted on and how it scored) — no pickle, no extra file. In predict, a page whose RR features cannot be measured
+(fewer than two beats read) keeps the network's p_AFIB, and the JSONL says which was used.
+
+    ecgcls rhythm-head rhythm [--train-folds 10] [--val-folds 8 9] [--pages-per-record 2] [--dry-run]
+"""
+from __future__ import annotations
+
+import math
+import os
+
+import numpy as np
+
+from ecgcls.measure.rhythm import rr_features
+
+#: the head's inputs: rr_features() transformed (log of the positive, skewed ones), in this order
+HEAD_FEATURES: tuple[str, ...] = ("log_rr_cv", "log_rr_irregularity", "rr_irregular_frac", "log_hr_bpm")
+#: weights of the network's logit tried on validation pages (1 - weight goes to the RR head's logit)
+NET_WEIGHTS: tuple[float, ...] = (0.0, 0.25, 0.5, 0.75, 1.0)
+
+
+def head_inputs(feats: dict) -> np.ndarray:
+    """:data:`HEAD_FEATURES` (4,) from a :func:`rr_features` dict; NaN where the RR features are NaN."""
+    floor = 1e-3  # a perfectly regular strip has rr_irregularity 0: its log is floored, not -inf
+    return np.array([math.log(max(feats["rr_cv"], floor)) if np.isfinite(feats["rr_cv"]) else np.nan,
+                     math.log(max(feats["rr_irregularity"], floor)) if np.isfinite(feats["rr_irregularity"]) else np.nan,
+                     feats["rr_irregular_frac"],
+                     math.log(feats["hr_bpm"]) if np.isfinite(feats["hr_bpm"]) and feats["hr_bpm"] > 0 else np.nan])
+
+
+def standardize(x: np.ndarray, center: np.ndarray, scale: np.ndarray) -> np.ndarray:
+    """(x - center) / scale of head inputs (N, 4); NaN inputs become 0 (the training mean), and whole rows NaN
+    where the first input (``log_rr_cv``: the RR variation itself) is NaN."""
+    x = np.atleast_2d(np.asarray(x, float))
+    z = np.nan_to_num((x - center) / scale, nan=0.0)
+    z[~np.isfinite(x[:, 0])] = np.nan
+    return z
+
+
+def _logit(p: np.ndarray) -> np.ndarray:
+    p = np.clip(np.asarray(p, float), 1e-6, 1 - 1e-6)
+    return np.log(p / (1 - p))
+
+
+class RRHead:
+    """The RR head of a rhythm bundle (the ``rr_head`` dict of its JSON): ``p_rr = sigmoid(intercept +
+    coef · (x - center) / scale)`` on :data:`HEAD_FEATURES`, mixed with the network's AFIB probability as
+    ``sigmoid(net_weight · logit(p_net) + (1 - net_weight) · logit(p_rr))``."""
+
+    def __init__(self, spec: dict) -> None:
+        if tuple(spec.get("features", ())) != HEAD_FEATURES:
+            raise ValueError(f"rr_head: features {spec.get('features')} are not this version's {HEAD_FEATURES}")
+        self.spec = spec
+        self.cls = spec.get("class", "AFIB")
+        self.center = np.asarray(spec["center"], float)
+        self.scale = np.asarray(spec["scale"], float)
+        self.coef = np.asarray(spec["coef"], float)
+        self.intercept = float(spec["intercept"])
+        self.net_weight = float(spec["net_weight"])
+        self.threshold = float(spec.get("threshold", 0.5))
+
+    def p_rr(self, x: np.ndarray) -> np.ndarray:
+        """Probability of the class from head inputs ``x`` (N, 4): NaN where the RR variation (``log_rr_cv``,
+        two intervals or more) was not measured; another input not measured (e.g. no successive difference
+        inside one window) counts as its training mean."""
+        z = self.intercept + standardize(x, self.center, self.scale) @ self.coef
+        return 1.0 / (1.0 + np.exp(-z))
+
+    def mix(self, p_net: np.ndarray, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(probability, used_rr) per page: the mixed probability where the RR features were measured, else
+        the network's own."""
+        p_net = np.asarray(p_net, float)
+        p_rr = self.p_rr(x)
+        ok = np.isfinite(p_rr)
+        z = self.net_weight * _logit(p_net) + (1 - self.net_weight) * _logit(np.where(ok, p_rr, 0.5))
+        return np.where(ok, 1.0 / (1.0 + np.exp(-z)), p_net), ok
+
+
+def page_inputs(signal: np.ndarray | None, fs: float) -> np.ndarray:
+    """Head inputs (4,) of one read page's signal (12, T) at ``fs`` Hz; all NaN for no signal."""
+    if signal is None:
+        return np.full(len(HEAD_FEATURES), np.nan)
+    return head_inputs(rr_features(signal, fs))
+
+
+def _pages(root: str, cache: str, ids: list[int], pages_per_record: int, seed: int, net, ink: str, workers,
+           store: str | None = None):
+    """Read seeded pictures of ``ids`` like predict → (ecg_id per page, the network's probabilities, head
+    inputs) of the pages the digitizer read. ``store``: an .npz keeping the read signals (used instead of
+    reading again when it was made from the same records, seed, pages per record, digitizer version and ink)."""
+    import torch
+
+    from ecgcls.digitize import DIGITIZER_VERSION
+    from ecgcls.predict.calibrate import validation_pages
+
+    key = f"{seed} {pages_per_record} {DIGITIZER_VERSION} {ink} {net.fs} {net.n_samples} " + " ".join(map(str, ids))
+    z = np.load(store) if store and os.path.isfile(store) else None
+    if z is not None and str(z["key"]) == key:
+        out_ids, sig = z["ids"], z["signal"]
+    else:
+        page_ids, results = validation_pages(root, cache, ids, pages_per_record, seed, net.fs, net.n_samples,
+                                             {"ink": ink}, None, workers)
+        keep = [k for k, r in enumerate(results) if r.signal is not None]
+        out_ids = np.asarray([page_ids[k] for k in keep])
+        sig = np.stack([results[k].signal for k in keep]).astype(np.float32)
+        if store:
+            os.makedirs(os.path.dirname(os.path.abspath(store)), exist_ok=True)
+            np.savez(store, key=np.array(key), ids=out_ids, signal=sig)
+    with torch.no_grad():
+        p = net(torch.from_numpy(sig)).numpy()
+    return out_ids, p, np.stack([page_inputs(x, net.fs) for x in sig])
+
+
+def fit_head(bundle: str = "rhythm", cls: str = "AFIB", train_folds=(10,), val_folds=(8, 9),
+             pages_per_record: int = 2, seed: int = 20261203, c: float = 1.0, ink: str = "auto",
+             workers: int | None = None, write: bool = True, store: bool = True) -> dict:
+    """Fit the RR head of ``bundle`` for class ``cls`` on training-fold pictures, choose its weight against the
+    network and the class threshold on validation-fold pictures, and (``write``) store it in the bundle's JSON.
+    Returns the head's dict (with what was measured). ``store``: keep the read pages in the cache folder
+    (``rhythm_head/``), so that a second fit (another ``c``) does not read them again."""
+    import json
+
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import GroupKFold, cross_val_predict
+
+    from ecgcls import metrics as M
+    from ecgcls.data import derive_labels, load_database, resolve_root
+    from ecgcls.predict.bundle import load_bundle, read_bundle
+
+    net = load_bundle(bundle)
+    if cls not in net.classes:
+        raise ValueError(f"rhythm-head: {bundle} has no class {cls!r} (it has {net.classes})")
+    j = net.classes.index(cls)
+    shared = os.environ.get("ECGCLS_SHARED", os.path.join(os.path.dirname(__file__), "..", "..", "..", "shared"))
+    cache = os.path.expanduser(os.environ.get("ECGCLS_CACHE", "~/.cache/ecgcls"))
+    root = resolve_root(archive=os.path.join(shared, "data", "ptbxl-mini.tar.xz"), cache_dir=cache)
+    db = load_database(root)
+    labels = derive_labels(root, (net.card.get("data") or {}).get("task", "rhythm"), db=db)
+    if cls not in labels.columns:
+        raise ValueError(f"rhythm-head: no {cls} labels in {root}")
+
+    def ids_of(folds):
+        return [int(i) for i in labels.index if int(db.loc[i, "strat_fold"]) in set(folds)]
+
+    sets = {}
+    for name, folds, s in (("train", train_folds, seed), ("val", val_folds, seed + 1)):
+        ids, p, x = _pages(str(root), cache, ids_of(folds), pages_per_record, s, net, ink, workers,
+                           os.path.join(cache, "rhythm_head", f"{name}_pages.npz") if store else None)
+        y = labels.loc[ids, cls].to_numpy(np.float32)
+        if y.sum() == 0 or y.sum() == len(y):
+            raise ValueError(f"rhythm-head: the {name} folds {list(folds)} have no {cls} positives and negatives")
+        sets[name] = (ids, p[:, j], x, y)
+    ids, _, x, y = sets["train"]
+    ok = np.isfinite(x[:, 0])  # pages with an RR variation measured (two intervals or more)
+    center, scale = np.nanmean(x[ok], axis=0), np.nanstd(x[ok], axis=0) + 1e-6
+    lr = LogisticRegression(C=c, max_iter=1000)
+    z = standardize(x[ok], center, scale)
+    cv = cross_val_predict(lr, z, y[ok], groups=ids[ok], cv=GroupKFold(5), method="predict_proba")[:, 1]
+    lr.fit(z, y[ok])
+    spec = {"class": cls, "features": list(HEAD_FEATURES), "center": center.round(6).tolist(),
+            "scale": scale.round(6).tolist(), "coef": lr.coef_[0].round(6).tolist(),
+            "intercept": round(float(lr.intercept_[0]), 6), "net_weight": 0.5}
+    head = RRHead(spec)
+    ids_v, p_net, x_v, y_v = sets["val"]
+    grid = []
+    for w in NET_WEIGHTS:
+        head.net_weight = w
+        grid.append({"net_weight": w, "auroc": auroc_of(head.mix(p_net, x_v)[0], y_v)})
+    best = max(grid, key=lambda g: (g["auroc"], -abs(g["net_weight"] - 0.5)))  # ties: the even mix
+    head.net_weight = spec["net_weight"] = best["net_weight"]
+    p_v = head.mix(p_net, x_v)[0]
+    thr = float(M.choose_thresholds(p_v[:, None], y_v[:, None])[0])
+    spec["threshold"] = round(thr, 4)
+    spec["fit"] = {
+        "train": {"folds": list(train_folds), "records": len(set(ids.tolist())), "pages": int(len(ids)),
+                  "pages_used": int(ok.sum()), "positives": int(y[ok].sum()), "seed": seed,
+                  "cv5_auroc_by_record": auroc_of(cv, y[ok])},
+        "val": {"folds": list(val_folds), "records": len(set(ids_v.tolist())), "pages": int(len(ids_v)),
+                "positives": int(y_v.sum()), "seed": seed + 1, "net_weight_grid": grid,
+                "auroc_net": auroc_of(p_net, y_v), "auroc_mixed": auroc_of(p_v, y_v),
+                "auroc_rr": auroc_of(np.where(np.isfinite(head.p_rr(x_v)), head.p_rr(x_v), p_net), y_v),
+                "rr_measured": round(float(np.isfinite(x_v[:, 0]).mean()), 4)},
+        "pages_per_record": pages_per_record, "renderers": ["random", "randomized"], "digitizer_ink": ink,
+        "regularisation_c": c,
+        "command": f"ecgcls rhythm-head {bundle} --class {cls} --train-folds {' '.join(map(str, train_folds))} "
+                   f"--val-folds {' '.join(map(str, val_folds))} --pages-per-record {pages_per_record}"}
+    print(json.dumps(spec["fit"], indent=1))
+    if write:
+        meta, _, path = read_bundle(bundle)
+        meta["rr_head"] = spec
+        path.write_text(json.dumps(meta, indent=1))
+        print(f"wrote the RR head into {path}")
+    return spec
+
+
+def auroc_of(p: np.ndarray, y: np.ndarray) -> float:
+    from ecgcls import metrics as M
+
+    return round(M.macro_auroc(np.asarray(p, np.float32)[:, None], np.asarray(y, np.float32)[:, None]), 4)
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("rhythm-head", help="fit a rhythm bundle's RR-interval head (AFIB) on training-fold pictures")
+    p.add_argument("bundle", help="a bundled rhythm model name or bundle .json path")
+    p.add_argument("--class", dest="cls", default="AFIB")
+    p.add_argument("--train-folds", nargs="+", type=int, default=[10])
+    p.add_argument("--val-folds", nargs="+", type=int, default=[8, 9], help="for the weight and threshold (never test)")
+    p.add_argument("--pages-per-record", type=int, default=2)
+    p.add_argument("--ink", default="auto", help="the digitizer's ink (as predict.py)")
+    p.add_argument("--workers", type=int, default=None)
+    p.add_argument("--dry-run", action="store_true", help="measure only; do not write the bundle")
+    p.set_defaults(func=_cli)
+
+
+def _cli(args) -> int:
+    fit_head(args.bundle, args.cls, tuple(args.train_folds), tuple(args.val_folds), args.pages_per_record,
+             ink=args.ink, workers=args.workers, write=not args.dry_run)
+    return 0
