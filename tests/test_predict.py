@@ -1,5 +1,7 @@
 """predict.py: column contract, bad inputs, resume after interruption, no silent overwrite."""
 import csv
+import functools
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -172,8 +174,8 @@ def test_picture_path_needs_no_digitizer(tmp_path, good_png):
             assert rows["noecg.png"]["p_AFIB"] == ""  # rhythm needs the digitized leads: blank, not a guess
             assert "no ECG trace" in rows["noecg.png"]["error"] and good["layout"] == "3x4+II"
             assert 0 <= float(good["p_AFIB"]) <= 1
-            j = {Path(x["path"]).name: x for x in map(__import__("json").loads,
-                                                       out.with_suffix(".jsonl").read_text().splitlines())}
+            strict = functools.partial(json.loads, parse_constant=lambda c: pytest.fail(f"{c} in the JSONL"))
+            j = {Path(x["path"]).name: x for x in map(strict, out.with_suffix(".jsonl").read_text().splitlines())}
             g = j["good.png"]
             w = g["signal_weight"]
             assert 0 <= w <= 0.75

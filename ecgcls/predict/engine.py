@@ -332,7 +332,7 @@ class Predictor:
             row.update({f"p_{c}": ("" if np.isnan(v) else f"{v:.4f}") for c, v in zip(classes, pr)})
             row["status"] = status
             page = {"path": r.path, "status": status, "reason": row["error"], "paths": row["paths"],
-                    "layout": r.layout, "quality": r.quality,
+                    "layout": r.layout, "quality": None if np.isnan(r.quality) else r.quality,
                     "probs": {c: (None if np.isnan(v) else float(v)) for c, v in zip(classes, pr)}}
             record = {**page, "signal_weight": w if len(parts) == 2 else None,
                       "path_probs": {"signal": [float(v) for v in p_sig[k]] if k in p_sig else None,
