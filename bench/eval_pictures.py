@@ -19,7 +19,9 @@ the pages it answered.
 Reference rows (no picture is read for them) split a shortfall into "the records are hard" and "the pictures are
 read badly": ``<model>@record`` is the signal bundle on the record's full 12 × 10 s signal, ``<model>@page`` (eik
 only) on the exact samples the page printed (the generator's truth, NaN elsewhere) — what a perfect digitizer
-would give that model; ``AFIB@record`` is the rhythm bundle's AFIB AUROC on the full true signals.
+would give that model; ``AFIB@record`` is the rhythm bundle's AFIB AUROC on the full true signals. Where the
+rhythm bundle has an RR head (:mod:`ecgcls.predict.rhythm`), ``AFIB net`` rows give its network alone on the
+same pages (before the head).
 Writes bench/out/<name>.json, <name>.md, <name>_reliability.png, <name>_layouts.png.
 """
 from __future__ import annotations
@@ -76,7 +78,8 @@ def score(rows: list[dict], y_super, y_rhythm, classes: list[str]) -> dict:
             if len(vals) > 1:
                 entry["layout_spread"] = round(max(vals) - min(vals), 4)
         res[m] = entry
-    for key, tag in (("afib", "AFIB"), ("afib@record", "AFIB@record")):
+    for key, tag in (("afib", "AFIB"), ("afib_net", "AFIB net"), ("afib@record", "AFIB@record"),
+                     ("afib_net@record", "AFIB net@record")):
         afib_auroc(res, rows, y_rhythm, key, tag)
     return res
 
@@ -90,7 +93,12 @@ def afib_auroc(res: dict, rows: list[dict], y_rhythm, key: str, tag: str) -> Non
         def auc(k):
             return round(M.macro_auroc(pa[k, None], ya[k, None]), 4) if 0 < ya[k].sum() < len(k) else None
 
-        res[tag] = {"pages": len(af), "positives": int(ya.sum()), "auroc": auc(np.arange(len(af))),
+        flag = [r.get(f"{key}_flag") for r in af]
+        lab = {}
+        if all(f is not None for f in flag):  # pages labelled AFIB: of the positives, of the others
+            f = np.array(flag, bool)
+            lab = {"labelled_positives": int((f & (ya > 0)).sum()), "labelled_others": int((f & (ya == 0)).sum())}
+        res[tag] = {"pages": len(af), "positives": int(ya.sum()), "auroc": auc(np.arange(len(af))), **lab,
                        "layouts": {lay: {"pages": len(k), "positives": int(ya[k].sum()), "auroc": auc(k)}
                                    for lay in sorted({r["layout"] for r in af})
                                    for k in [np.array([i for i, r in enumerate(af) if r["layout"] == lay])]}}
@@ -110,11 +118,17 @@ def truth_probs(rows: dict, folder: Path, root: Path, db, source: str, rhythm: s
     if source == "eik":
         refs = [load_eik_page(Path(k.split("#")[0]).with_suffix(".json"), root) for k in keys]
         truth["page"] = [(r.ref, r.fs) for r in refs]
-    if rhythm:  # p_AFIB of the rhythm bundle on the full true signal
+    if rhythm:  # p_AFIB of the rhythm bundle on the full true signal (with its RR head, if it has one)
         net = load_bundle(rhythm)
         x = np.stack([resample_nan(sig, fs, net.fs, net.n_samples) for sig, fs in truth["record"]])
-        for k, v in zip(keys, net(torch.from_numpy(x)).numpy()):
-            rows[k]["afib@record"] = float(v[net.classes.index("AFIB")])
+        p_net = net(torch.from_numpy(x)).numpy()[:, net.classes.index("AFIB")]
+        p = p_net
+        if net.meta.get("rr_head"):
+            from ecgcls.predict.rhythm import RRHead, page_inputs
+
+            p = RRHead(net.meta["rr_head"]).mix(p_net, np.stack([page_inputs(s, net.fs) for s in x]))[0]
+        for k, v, vn in zip(keys, p, p_net):
+            rows[k]["afib@record"], rows[k]["afib_net@record"] = float(v), float(vn)
     for name in ("patchecg", "cnn1d"):
         net = load_bundle(name)
         for tag, sigs in truth.items():
@@ -125,6 +139,11 @@ def truth_probs(rows: dict, folder: Path, root: Path, db, source: str, rhythm: s
 
 def read_set(folder: Path, out: Path, classes: list[str], args) -> dict:
     """One ``run_predict(model=both)`` pass over a folder → rows keyed by picture path (see :func:`score`)."""
+    afib_thr = (None, None)
+    if args.rhythm:  # the AFIB thresholds predict labels with: the network's, and its RR head's
+        rhy = load_bundle(args.rhythm)
+        t_net = float(rhy.thresholds[rhy.classes.index("AFIB")])
+        afib_thr = (t_net, float((rhy.meta.get("rr_head") or {}).get("threshold", t_net)))
     run_predict(str(folder), str(out), model="both", rhythm=args.rhythm or None, jsonl=True, overwrite=True,
                 workers=args.workers, digitize={"ink": "auto"})
     out.with_suffix(".csv.bak").unlink(missing_ok=True)
@@ -132,7 +151,14 @@ def read_set(folder: Path, out: Path, classes: list[str], args) -> dict:
     for j in read_jsonl(out.with_suffix(".jsonl")):
         ecg_id, layout = page_key(j["path"])
         pp = j["path_probs"]
-        rows[j["path"]] = {"ecg_id": ecg_id, "layout": layout, "afib": (j["probs"] or {}).get("AFIB"),
+        afib = (j["probs"] or {}).get("AFIB")
+        rh = j.get("rhythm") or {}
+        rows[j["path"]] = {"ecg_id": ecg_id, "layout": layout, "afib": afib,
+                           # the rhythm network's own p_AFIB (before its RR head), on the same pages
+                           "afib_net": rh.get("p_net", afib),
+                           # labelled AFIB (at the threshold predict used for the page), and by the network alone
+                           "afib_flag": None if afib is None else afib >= (afib_thr[1] if rh.get("used_rr") else afib_thr[0]),
+                           "afib_net_flag": None if afib is None else rh.get("p_net", afib) >= afib_thr[0],
                            "probs": {"patchecg": pp["signal"], "pic2dx": pp["picture"],
                                      "both": [j["probs"][c] for c in classes],
                                      # the old `both`: an even average, only where the digitizer read the page
@@ -202,7 +228,7 @@ def main() -> None:
         for f in sorted(Path(folder).rglob("*")):  # pages with no answer at all (error rows)
             if f.suffix.lower() in (".jpg", ".jpeg", ".png") and str(f) not in rows:
                 ecg_id, layout = page_key(str(f))
-                rows[str(f)] = {"ecg_id": ecg_id, "layout": layout, "afib": None,
+                rows[str(f)] = {"ecg_id": ecg_id, "layout": layout, "afib": None, "afib_net": None,
                                 "probs": {} if args.truth_only else
                                 {"patchecg": None, "pic2dx": None, "both": None, "both_even": None}}
         if not args.no_cnn1d and not args.truth_only:
@@ -216,7 +242,7 @@ def main() -> None:
             if not m.startswith("AFIB"):
                 print(f"{set_name:10s} {m:9s} macro AUROC {e.get('macro_auroc', float('nan')):.4f}  coverage "
                       f"{e['coverage']:.1%}  ECE {e.get('ece', float('nan')):.3f}  spread {e.get('layout_spread', '-')}")
-        for tag in ("AFIB", "AFIB@record"):
+        for tag in ("AFIB", "AFIB net", "AFIB@record", "AFIB net@record"):
             if tag in res["sets"][set_name]:
                 print(f"{set_name:10s} {tag} {res['sets'][set_name][tag]}")
     res["sets"]["all"] = score(all_rows, y_super, y_rhythm, classes)
@@ -255,15 +281,17 @@ def markdown(res: dict) -> str:
             per = ", ".join(f"{k} {x['macro_auroc']:.3f} ({x['n']})" for k, x in v.get("layouts", {}).items())
             lines.append(f"| {s} | {m} | {v.get('macro_auroc', float('nan')):.4f} | {v['coverage']:.1%} | "
                          f"{v.get('ece', float('nan')):.3f} | {v.get('layout_spread', '')} | {per} |")
-    lines += ["", "| set | p_AFIB from | pages | AFIB positives | AFIB AUROC | per layout (pages, positives) |",
-              "|---|---|---|---|---|---|"]
+    lines += ["", "| set | p_AFIB from | pages | AFIB positives | AFIB AUROC | labelled AFIB: positives / others | "
+              "per layout (pages, positives) |", "|---|---|---|---|---|---|---|"]
     for s, e in res["sets"].items():
-        for tag, source in (("AFIB", "the picture"), ("AFIB@record", "the true signal")):
+        for tag, source in (("AFIB", "the picture"), ("AFIB net", "the picture, network only"),
+                            ("AFIB@record", "the true signal"), ("AFIB net@record", "the true signal, network only")):
             if tag in e:
                 a = e[tag]
                 per = ", ".join(f"{k} {v['auroc']} ({v['pages']}, {v['positives']})"
                                 for k, v in a.get("layouts", {}).items())
-                lines.append(f"| {s} | {source} | {a['pages']} | {a['positives']} | {a['auroc']} | {per} |")
+                lab = (f"{a['labelled_positives']} / {a['labelled_others']}" if "labelled_others" in a else "")
+                lines.append(f"| {s} | {source} | {a['pages']} | {a['positives']} | {a['auroc']} | {lab} | {per} |")
     return "\n".join(lines) + "\n"
 
 
