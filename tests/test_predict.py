@@ -293,3 +293,22 @@ def test_rr_head_mixes_with_the_network_and_falls_back_to_it():
     assert head.mix(np.array([0.9]), x[:1])[0][0] == pytest.approx(p_rr)
     with pytest.raises(ValueError, match="features"):
         RRHead({**spec, "features": ["rr_cv"]})
+
+
+def test_rr_head_is_fitted_on_training_pictures_and_chosen_on_validation(ptbxl_root):
+    """`ecgcls rhythm-head` on a few records: fitted on fold-10 pictures, weight and threshold from folds 8-9
+    (never test), the head usable as written; nothing is written with write=False."""
+    from ecgcls.predict.bundle import WEIGHTS_DIR
+    from ecgcls.predict.rhythm import HEAD_FEATURES, NET_WEIGHTS, RRHead, fit_head
+
+    before = (WEIGHTS_DIR / "cnn1d_rhythm.json").read_text()
+    spec = fit_head("rhythm", pages_per_record=1, workers=1, write=False, store=False, limit=8)
+    fit = spec["fit"]
+    assert fit["train"]["folds"] == [10] and fit["val"]["folds"] == [8, 9] and fit["train"]["records"] <= 8
+    assert fit["train"]["positives"] >= 2 and fit["val"]["positives"] >= 1
+    assert spec["features"] == list(HEAD_FEATURES) and spec["net_weight"] in NET_WEIGHTS and 0 < spec["threshold"] < 1
+    assert [g["net_weight"] for g in fit["val"]["net_weight_grid"]] == list(NET_WEIGHTS)
+    head = RRHead(spec)
+    p, used = head.mix(np.array([0.5]), np.array([[np.log(0.3), np.log(0.2), 0.9, np.log(110.0)]]))
+    assert used[0] and 0 < p[0] < 1
+    assert (WEIGHTS_DIR / "cnn1d_rhythm.json").read_text() == before

@@ -122,11 +122,12 @@ def _pages(root: str, cache: str, ids: list[int], pages_per_record: int, seed: i
 
 def fit_head(bundle: str = "rhythm", cls: str = "AFIB", train_folds=(10,), val_folds=(8, 9),
              pages_per_record: int = 2, seed: int = 20261203, c: float = 1.0, ink: str = "auto",
-             workers: int | None = None, write: bool = True, store: bool = True) -> dict:
+             workers: int | None = None, write: bool = True, store: bool = True, limit: int | None = None) -> dict:
     """Fit the RR head of ``bundle`` for class ``cls`` on training-fold pictures, choose its weight against the
     network and the class threshold on validation-fold pictures, and (``write``) store it in the bundle's JSON.
     Returns the head's dict (with what was measured). ``store``: keep the read pages in the cache folder
-    (``rhythm_head/``), so that a second fit (another ``c``) does not read them again."""
+    (``rhythm_head/``), so that a second fit (another ``c``) does not read them again. ``limit``: at most this
+    many records per set, half of them the class's positives where there are that many (for quick checks)."""
     import json
 
     from sklearn.linear_model import LogisticRegression
@@ -149,7 +150,11 @@ def fit_head(bundle: str = "rhythm", cls: str = "AFIB", train_folds=(10,), val_f
         raise ValueError(f"rhythm-head: no {cls} labels in {root}")
 
     def ids_of(folds):
-        return [int(i) for i in labels.index if int(db.loc[i, "strat_fold"]) in set(folds)]
+        ids = [int(i) for i in labels.index if int(db.loc[i, "strat_fold"]) in set(folds)]
+        if limit is None:
+            return ids
+        pos = [i for i in ids if labels.loc[i, cls] > 0][: limit // 2]
+        return pos + [i for i in ids if i not in pos][: limit - len(pos)]
 
     sets = {}
     for name, folds, s in (("train", train_folds, seed), ("val", val_folds, seed + 1)):
@@ -164,7 +169,8 @@ def fit_head(bundle: str = "rhythm", cls: str = "AFIB", train_folds=(10,), val_f
     center, scale = np.nanmean(x[ok], axis=0), np.nanstd(x[ok], axis=0) + 1e-6
     lr = LogisticRegression(C=c, max_iter=1000)
     z = standardize(x[ok], center, scale)
-    cv = cross_val_predict(lr, z, y[ok], groups=ids[ok], cv=GroupKFold(5), method="predict_proba")[:, 1]
+    folds_cv = GroupKFold(min(5, len(set(ids[ok].tolist()))))
+    cv = cross_val_predict(lr, z, y[ok], groups=ids[ok], cv=folds_cv, method="predict_proba")[:, 1]
     lr.fit(z, y[ok])
     spec = {"class": cls, "features": list(HEAD_FEATURES), "center": center.round(6).tolist(),
             "scale": scale.round(6).tolist(), "coef": lr.coef_[0].round(6).tolist(),
