@@ -78,8 +78,8 @@ def rr_features(signal: np.ndarray, fs: float, min_run_s: float = 2.0, same_s: f
     window; windows are taken longest first, and one mostly (≥ half) inside windows already taken adds nothing
     new and is skipped. In each window at most ``max_leads`` leads are read (:data:`RHYTHM_LEADS` first), the
     one whose count of RR intervals is their median count speaks for the window (a lead read badly, with a spike
-    counted as a beat or a beat missed, is outvoted), and the RR
-    intervals of all windows are pooled by :func:`rr_stats`. All NaN when no window has two beats."""
+    counted as a beat or a beat missed, is outvoted), and the RR intervals of all windows are pooled by
+    :func:`rr_stats`. All NaN (``n_rr`` 0) when no window has two beats."""
     signal = np.asarray(signal, float)
     if signal.ndim != 2:
         raise ValueError(f"rr_features expects a (leads, T) record, got shape {signal.shape}")
@@ -88,7 +88,10 @@ def rr_features(signal: np.ndarray, fs: float, min_run_s: float = 2.0, same_s: f
     for i in range(signal.shape[0]):
         for s, e in finite_runs(np.isfinite(signal[i]), int(min_run_s * fs)):
             g = next((g for g in groups if abs(g[0][1] - s) <= tol and abs(g[0][2] - e) <= tol), None)
-            (g.append((i, s, e)) if g is not None else groups.append([(i, s, e)]))
+            if g is None:
+                groups.append([(i, s, e)])
+            else:
+                g.append((i, s, e))
     taken = np.zeros(signal.shape[1], bool)
     pooled: list[np.ndarray] = []
     for g in sorted(groups, key=lambda g: g[0][1] - g[0][2]):  # longest first
@@ -96,7 +99,8 @@ def rr_features(signal: np.ndarray, fs: float, min_run_s: float = 2.0, same_s: f
         if taken[s0:e0].mean() >= 0.5:
             continue
         per = []
-        for i, s, e in sorted(g, key=lambda t: (RHYTHM_LEADS.index(t[0]) if t[0] in RHYTHM_LEADS else 99, t[0]))[:max_leads]:
+        preferred = sorted(g, key=lambda t: (RHYTHM_LEADS.index(t[0]) if t[0] in RHYTHM_LEADS else 99, t[0]))
+        for i, s, e in preferred[:max_leads]:
             found = clean_and_peaks(signal[i, s:e], fs)
             if found is not None:
                 per.append(np.diff(np.asarray(found[1]["ECG_R_Peaks"], float)) / fs * 1000.0)

@@ -247,14 +247,14 @@ class Predictor:
         """The rhythm bundle's probabilities with its RR head's class mixed in on the pages whose RR features were
         measured → (probabilities per page, per page what was used: for the JSONL and the thresholds)."""
         from ecgcls.jsonsafe import json_safe
-        from ecgcls.predict.rhythm import HEAD_FEATURES, head_inputs
+        from ecgcls.predict.rhythm import head_inputs
 
         head = self.rr_head
         j = self.rhy_net.classes.index(head.cls)
         out, used = {}, {}
         for k, p in p_rhy.items():
             feats = (results[k].extra or {}).get("rr")
-            x = head_inputs(feats)[None] if feats else np.full((1, len(HEAD_FEATURES)), np.nan)
+            x = head_inputs(feats)[None]
             mixed, ok = head.mix(p[j:j + 1], x)
             q = np.array(p, copy=True)
             q[j] = mixed[0]

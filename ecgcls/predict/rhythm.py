@@ -28,8 +28,11 @@ HEAD_FEATURES: tuple[str, ...] = ("log_rr_cv", "log_rr_irregularity", "rr_irregu
 NET_WEIGHTS: tuple[float, ...] = (0.0, 0.25, 0.5, 0.75, 1.0)
 
 
-def head_inputs(feats: dict) -> np.ndarray:
-    """:data:`HEAD_FEATURES` (4,) from a :func:`rr_features` dict; NaN where the RR features are NaN."""
+def head_inputs(feats: dict | None) -> np.ndarray:
+    """:data:`HEAD_FEATURES` (4,) from a :func:`rr_features` dict; NaN where the RR features are NaN, and all NaN
+    for None (a page whose RR features were not measured)."""
+    if feats is None:
+        return np.full(len(HEAD_FEATURES), np.nan)
     floor = 1e-3  # a perfectly regular strip has rr_irregularity 0: its log is floored, not -inf
     return np.array([math.log(max(feats["rr_cv"], floor)) if np.isfinite(feats["rr_cv"]) else np.nan,
                      math.log(max(feats["rr_irregularity"], floor)) if np.isfinite(feats["rr_irregularity"]) else np.nan,
@@ -85,10 +88,8 @@ class RRHead:
         return np.where(ok, 1.0 / (1.0 + np.exp(-z)), p_net), ok
 
 
-def page_inputs(signal: np.ndarray | None, fs: float) -> np.ndarray:
-    """Head inputs (4,) of one read page's signal (12, T) at ``fs`` Hz; all NaN for no signal."""
-    if signal is None:
-        return np.full(len(HEAD_FEATURES), np.nan)
+def page_inputs(signal: np.ndarray, fs: float) -> np.ndarray:
+    """Head inputs (4,) of one read page's signal (12, T) at ``fs`` Hz."""
     return head_inputs(rr_features(signal, fs))
 
 
