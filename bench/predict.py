@@ -1,12 +1,14 @@
 """End-to-end prediction speed: pictures per second through predict (digitize + classifier), all cores.
 
-    python bench/predict.py [--n 160] [--models cnn1d patchecg pic2dx both] [--rhythm rhythm]
+    python bench/predict.py [--n 160] [--models cnn1d patchecg pic2dx both] [--rhythm rhythm] [--repeat 1]
 
 Renders N test-fold pictures (200 DPI Letter, mixed layouts, clean and scan-like) into a temporary folder
 and times ``run_predict`` (the CLI's engine: worker processes reading files and digitizing where the model
 needs it, this process classifying and writing preds.csv) over them, after a warm-up run on 4 pictures in this
 process. ``with_startup``: N pictures / the whole run; ``after_startup``: the pictures after the first written
 batch / the time after it (run_predict's own timing: the first batch waits for the worker processes to start).
+With ``--repeat R`` the timed run is repeated R times and the median run is reported beside every run's figures
+(this 2-core machine's speed drifts by up to ~30 % between minutes, so one run says little about a small change).
 Then each bundled network alone (batches of 16, the process's threads) so the classifier's share is visible.
 Writes bench/out/<name>.json.
 """
@@ -36,6 +38,7 @@ def main() -> None:
     ap.add_argument("--models", nargs="+", default=["cnn1d", "patchecg", "pic2dx", "both"])
     ap.add_argument("--rhythm", default="rhythm", help="rhythm bundle added to every run ('' for none)")
     ap.add_argument("--workers", type=int, default=os.cpu_count())
+    ap.add_argument("--repeat", type=int, default=1, help="timed runs per model (the median is reported)")
     args = ap.parse_args()
     ids, sigs = ptbxl_signals(500, args.n)
     layouts = ["3x4+II", "6x2", "12x1", "3x4"]
@@ -58,15 +61,23 @@ def main() -> None:
         for model in args.models:
             kw = dict(model=model, rhythm=args.rhythm or None, output=str(Path(tmp) / "preds.csv"), overwrite=True)
             run_predict(str(warm), workers=1, **kw)  # imports, weights, numba compilation in this process
-            s = run_predict(str(pics), workers=args.workers, **kw)
-            n, tm = s["ok"] + s["uncertain"] + s["error"], s["timing"]
-            after = (n - tm["first_batch_files"]) / max(1e-9, tm["seconds"] - tm["first_batch_s"])
+            runs = []
+            for _ in range(max(1, args.repeat)):
+                s = run_predict(str(pics), workers=args.workers, **kw)
+                n, tm = s["ok"] + s["uncertain"] + s["error"], s["timing"]
+                after = (n - tm["first_batch_files"]) / max(1e-9, tm["seconds"] - tm["first_batch_s"])
+                runs.append((after, n / tm["seconds"], tm, s))
+            after, with_startup, tm, s = sorted(runs, key=lambda r: r[0])[len(runs) // 2]  # the median run
             res["models"][model] = {"pictures_per_s": {"after_startup": round(after, 2),
-                                                       "with_startup": round(n / tm["seconds"], 2)},
+                                                       "with_startup": round(with_startup, 2)},
                                     "timing": tm, "answered": s["ok"] + s["uncertain"], "errors": s["error"],
                                     "network_only": {}}
+            if len(runs) > 1:
+                res["models"][model]["runs"] = [{"after_startup": round(r[0], 2), "with_startup": round(r[1], 2)}
+                                                for r in runs]
+                print(f"  runs (after start-up): {', '.join(f'{r[0]:.2f}' for r in runs)}; the median one:")
             print(f"predict model={model} rhythm={args.rhythm or None} ({args.workers} workers): {after:.2f} "
-                  f"pictures/s after start-up, {n / tm['seconds']:.2f} with it ({n} pictures in {tm['seconds']:.1f} s; "
+                  f"pictures/s after start-up, {with_startup:.2f} with it ({n} pictures in {tm['seconds']:.1f} s; "
                   f"first {tm['first_batch_files']} written after {tm['first_batch_s']:.1f} s)")
             for name in (("patchecg", "pic2dx") if model == "both" else (model,)):
                 net = load_bundle(name)

@@ -224,6 +224,36 @@ def test_column_runs_and_bridging():
     assert [x.size for x in column_runs(np.zeros((5, 4), bool))] == [0, 0, 0]
 
 
+def _runs_by_hand(band: np.ndarray, bridge: int) -> list[list[int]]:
+    """column_runs' contract walked pixel by pixel: [col, y0, y1) runs, column-major, gaps <= bridge merged."""
+    out: list[list[int]] = []
+    for x in range(band.shape[1]):
+        last = None
+        for y in range(band.shape[0]):
+            if not band[y, x]:
+                continue
+            if last is not None and y - last - 1 <= bridge:  # touching, or a gap of at most bridge px
+                out[-1][2] = y + 1
+            else:
+                out.append([x, y, y + 1])
+            last = y
+    return out
+
+
+@pytest.mark.parametrize("shape", [(1, 9), (9, 1), (0, 4), (4, 0), (37, 53), (300, 7)])
+def test_column_runs_equal_a_pixel_walk_on_any_band(shape):
+    """The compiled scan (on the band transposed once) gives the runs a pixel-by-pixel walk gives, on strided
+    views and non-bool bands too."""
+    from ecgcls.digitize.trace import column_runs
+
+    rng = np.random.default_rng(sum(shape))
+    band = rng.random((shape[0], 2 * shape[1])) < 0.3
+    for view in (band[:, ::2], band[:, ::2].astype(np.uint8) * 255):
+        for bridge in (0, 2):
+            got = [list(map(int, t)) for t in zip(*column_runs(view, bridge))]
+            assert got == _runs_by_hand(view.astype(bool), bridge), (shape, view.dtype, bridge)
+
+
 def test_spike_apex_is_kept_where_its_strokes_part():
     """The column between a spike's up- and down-strokes holds the apex run and, lower down, a speck (an
     anti-aliased pixel between the strokes, nearer the baseline): the Viterbi path takes the speck, the column

@@ -402,6 +402,39 @@ def test_black_corners_and_textured_paper_are_no_ink(sig):
     assert _snr(tex, digitize(tex.image), sig) > 8.0
 
 
+def test_local_contrast_equals_four_one_sided_erosions():
+    """local_contrast (one erosion per axis, the other side moved from it) equals its definition: the larger, over
+    the two axes, of the pixel's darkness minus the lighter of the darkest k px on either side (replicated border)."""
+    import cv2
+
+    from ecgcls.digitize.grid import local_contrast
+
+    def by_definition(d, k):
+        out = np.zeros_like(d)
+        for ker, sides in ((np.ones((1, k), np.uint8), ((0, 0), (k - 1, 0))),
+                           (np.ones((k, 1), np.uint8), ((0, 0), (0, k - 1)))):
+            a, b = (cv2.erode(d, ker, anchor=anc, borderType=cv2.BORDER_REPLICATE) for anc in sides)
+            np.maximum(out, d - np.maximum(a, b), out=out)
+        return out
+
+    rng = np.random.default_rng(0)
+    for shape, k in (((40, 70), 5), ((3, 4), 7), ((6, 2), 3), ((200, 150), 9), ((9, 9), 1), ((8, 30), 2)):
+        d = rng.random(shape).astype(np.float32)
+        assert np.array_equal(local_contrast(d, k), by_definition(d, k)), (shape, k)
+
+
+def test_sheet_picture_is_deskewed_when_read_and_only_if_kept(sig):
+    """find_sheet de-skews the darkness map at once and the picture only when it is first read (and kept)."""
+    from ecgcls.digitize.grid import deskew
+    from ecgcls.digitize.pipeline import find_sheet
+
+    page = render(sig, FS, RenderConfig(layout="6x2", dpi=100, artifacts=("scan",)), rng=3)
+    kept, dropped = find_sheet(page.image, keep_image=True), find_sheet(page.image, keep_image=False)
+    assert kept.rotation_deg != 0.0 and kept._image is None  # nothing rotated yet
+    assert np.array_equal(kept.image, deskew(page.image, kept.rotation_deg)) and kept.image is kept.image
+    assert dropped.image is None and np.array_equal(dropped.dark, kept.dark)
+
+
 def test_rhythm_strip_is_kept_unless_dropping_a_stray_row_reads_better(sig):
     """Only the top or bottom row may be dropped as stray, and only when the reading without it is better."""
     page = render(sig, FS, RenderConfig(layout="3x4+II", dpi=150, header=True), rng=6)

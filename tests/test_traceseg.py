@@ -109,15 +109,17 @@ def test_onnx_graph_gives_pytorchs_probabilities_and_only_for_its_own_weights(si
     pytest.importorskip("onnx")
     from safetensors.torch import load_file, save_file
 
-    from ecgcls.digitize.segment import (DEFAULT_TRACE_NET, export_trace_onnx, load_trace_session,
+    from ecgcls.digitize.segment import (DEFAULT_TRACE_NET, export_trace_onnx, load_trace_net, load_trace_session,
                                          trace_probability)
 
     if not DEFAULT_TRACE_NET.with_suffix(".onnx").is_file():
         pytest.skip("no bundled trace network graph")
     assert load_trace_session()[0] is not None, load_trace_session()[1]
     page = render(sig, FS, RenderConfig(layout="6x2", dpi=110, artifacts=("photo",)), rng=2)
-    a = trace_probability(page.image, runtime="torch")
+    load_trace_net.cache_clear()
     b = trace_probability(page.image, runtime="onnx")
+    assert load_trace_net.cache_info().currsize == 0  # onnxruntime needs the card and the graph, no PyTorch network
+    a = trace_probability(page.image, runtime="torch")
     assert a.shape == b.shape and np.abs(a - b).max() < 1e-4
     with pytest.raises(ValueError, match="runtime"):
         trace_probability(page.image, runtime="tensorrt")

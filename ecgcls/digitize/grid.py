@@ -58,13 +58,26 @@ def local_contrast(dark: np.ndarray, k: int) -> np.ndarray:
     shadow, stain or wrinkle valley has none nearby, and the rim of one has paper on one side only — both drop
     to about zero.
     """
-    d = dark.astype(np.float32)
+    d = np.asarray(dark, np.float32)
     out = np.zeros_like(d)
-    # each erosion reaches k px to one side only (anchor (x, y) at one end of a one-row / one-column kernel)
-    for ker, sides in ((np.ones((1, k), np.uint8), ((0, 0), (k - 1, 0))),     # right, left
-                       (np.ones((k, 1), np.uint8), ((0, 0), (0, k - 1)))):    # below, above
-        a, b = (cv2.erode(d, ker, anchor=anc, borderType=cv2.BORDER_REPLICATE) for anc in sides)
-        np.maximum(out, d - np.maximum(a, b), out=out)
+    if k < 2:
+        return out
+    for axis, ker in ((1, np.ones((1, k), np.uint8)), (0, np.ones((k, 1), np.uint8))):
+        # the minimum over the k px from each pixel rightwards (downwards): one erosion anchored at the kernel's
+        # start; the minimum over the k px leftwards (upwards) is the same array moved by k - 1 px, with a running
+        # minimum where the window reaches past the picture's first column (row) — the replicated border
+        ahead = cv2.erode(d, ker, anchor=(0, 0), borderType=cv2.BORDER_REPLICATE)
+        behind = np.empty_like(d)
+        lead = min(k - 1, d.shape[axis])
+        if axis == 1:
+            behind[:, :lead] = np.minimum.accumulate(d[:, :lead], axis=1)
+            behind[:, lead:] = ahead[:, :d.shape[1] - lead]
+        else:
+            behind[:lead] = np.minimum.accumulate(d[:lead], axis=0)
+            behind[lead:] = ahead[:d.shape[0] - lead]
+        np.maximum(ahead, behind, out=ahead)
+        np.subtract(d, ahead, out=ahead)
+        np.maximum(out, ahead, out=out)
     return out
 
 

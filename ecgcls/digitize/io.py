@@ -32,7 +32,7 @@ def find_pictures(root: str | Path) -> list[Path]:
 
 
 def _to_rgb(im: Image.Image, where: str) -> np.ndarray:
-    im = ImageOps.exif_transpose(im)
+    ImageOps.exif_transpose(im, in_place=True)  # (the decoded picture is ours: no copy of a 200 DPI page)
     if im.mode in ("I;16", "I;16B", "I;16L", "I"):
         arr = np.asarray(im, dtype=np.float64)
         hi = arr.max() if arr.size else 1
@@ -46,7 +46,7 @@ def _to_rgb(im: Image.Image, where: str) -> np.ndarray:
         im = im.convert("RGBA")
         bg = Image.new("RGBA", im.size, (255, 255, 255, 255))
         im = Image.alpha_composite(bg, im)
-    return np.asarray(im.convert("RGB"), dtype=np.uint8)
+    return np.asarray(im if im.mode == "RGB" else im.convert("RGB"), dtype=np.uint8)
 
 
 def _check(arr: np.ndarray, where: str) -> np.ndarray:

@@ -257,20 +257,18 @@ def _snap_gain(g: float | None) -> float:
 
 # ---- stages ---------------------------------------------------------------------------------------------
 def _upright(image: np.ndarray, keep_image: bool, rectified: bool) -> Sheet:
-    """The darkness map of ``image`` de-skewed (the picture too when ``keep_image``)."""
-    source = image
+    """The darkness map of ``image`` de-skewed (the picture too when ``keep_image``, when first read)."""
     dark = darkness(image)
     void = outside_page(image)
     if void is not None:  # black corners of a page rotated on its own canvas: neither paper nor ink
         dark[void] = 0.0
     rot = estimate_skew(dark)
     if abs(rot) >= 0.05:
-        # rotate the darkness map itself (0 = paper outside); the picture only when it is kept
+        # rotate the darkness map itself (0 = paper outside); the picture only when it is kept, and only when read
         dark = np.clip(deskew(dark, rot, border=0.0), 0.0, 1.0)
-        image = deskew(image, rot) if keep_image else image
     else:
         rot = 0.0
-    return Sheet(image if keep_image else None, dark, float(rot), rectified, source=source)
+    return Sheet(dark, float(rot), rectified, source=image, keep_image=keep_image)
 
 
 def find_sheet(image: np.ndarray, keep_image: bool = True) -> Sheet:
@@ -338,7 +336,7 @@ def measure_scale(sheet: Sheet, ink: np.ndarray) -> Scale:
     """px per mm from the grid (both axes; a stretched or misread axis falls back to the other), else from the
     page width of a Letter page (refined by the calibration pulses later, see :func:`read_pulses`)."""
     h, w = sheet.dark.shape
-    ppm_x, ppm_y, strength = grid_spacing(sheet.image, ink, dark=sheet.dark)
+    ppm_x, ppm_y, strength = grid_spacing(None, ink, dark=sheet.dark)  # (the darkness map is all it reads)
     if ppm_x is None and ppm_y is None and sheet.source is not None and sheet.source.ndim == 3:
         # no grid in the darkness map: one printed in a saturated colour shows only in the darkest channel. As a
         # second look it must be square (the same pitch on both axes), not one periodic axis

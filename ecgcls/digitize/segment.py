@@ -9,7 +9,9 @@ exported from the same weights (:func:`export_trace_onnx`, ``ecgcls traceseg-onn
 the ``.safetensors`` it came from. onnxruntime runs this network faster on CPU (batch norms folded into the
 convolutions; ``ink=net`` on 200 DPI pages 4.2 → 5.1 pictures/s on 2 cores, ``bench/results/digitize_speed.json``),
 so ``runtime="auto"`` uses it wherever onnxruntime is installed and the graph matches the weights, and PyTorch
-otherwise (a graph left over from other weights is never used).
+otherwise (a graph left over from other weights is never used). The onnxruntime path reads only the JSON card and
+the graph: the PyTorch network (and with it segmentation-models-pytorch, timm and torchvision, ~4 s of imports in
+each predict worker process) is built only where it runs.
 """
 from __future__ import annotations
 
@@ -28,6 +30,18 @@ RUNTIMES = ("auto", "onnx", "torch")
 
 
 @functools.lru_cache(maxsize=4)
+def load_trace_card(path: str | Path | None = None) -> dict:
+    """The bundle metadata (``traceseg.json``) of ``traceseg.safetensors``; FileNotFoundError where either is
+    missing. Reading it builds no network (and imports neither PyTorch's model zoo nor timm)."""
+    path = Path(path or DEFAULT_TRACE_NET)
+    card = path.with_suffix(".json")
+    if not path.is_file() or not card.is_file():
+        raise FileNotFoundError(f"{path}: trace network weights (and {card.name}) not found; train them with "
+                                f"`python train.py experiment=trace_seg` or use ink='classic'")
+    return json.loads(card.read_text())
+
+
+@functools.lru_cache(maxsize=4)
 def load_trace_net(path: str | Path | None = None):
     """(network in eval mode, bundle metadata) from ``traceseg.safetensors`` + ``traceseg.json``."""
     import torch
@@ -35,12 +49,8 @@ def load_trace_net(path: str | Path | None = None):
 
     from ecgcls.models import create
 
+    meta = load_trace_card(path)
     path = Path(path or DEFAULT_TRACE_NET)
-    card = path.with_suffix(".json")
-    if not path.is_file() or not card.is_file():
-        raise FileNotFoundError(f"{path}: trace network weights (and {card.name}) not found; train them with "
-                                f"`python train.py experiment=trace_seg` or use ink='classic'")
-    meta = json.loads(card.read_text())
     cfg = dict(meta["net"])
     net = create(cfg.pop("name", "traceseg"), **cfg)
     net.load_state_dict({k: v.float() for k, v in load_file(str(path)).items()})
@@ -140,15 +150,19 @@ def load_trace_session(path: str | Path | None = None, threads: int = 1):
     return sess, None
 
 
-def _run_onnx(small: np.ndarray, weights, stride: int) -> tuple[np.ndarray | None, str | None]:
-    """(probabilities (C, h, w) of the network-sized picture ``small``, None), or (None, why onnxruntime can't)."""
+def _run_onnx(small: np.ndarray, weights) -> tuple[np.ndarray | None, str | None]:
+    """(probabilities (C, h, w) of the network-sized picture ``small``, None), or (None, why onnxruntime can't).
+    The padding stride is the one stamped in the graph at export."""
     import torch
 
     sess, why = load_trace_session(weights, torch.get_num_threads())
     if sess is None:
         return None, why
+    stride = sess.get_modelmeta().custom_metadata_map.get("stride")
+    if stride is None:
+        return None, "the ONNX graph carries no stride (re-export: `ecgcls traceseg-onnx`)"
     h, w = small.shape[:2]
-    return sess.run(None, {"x": _padded_input(small, stride)})[0][0, :, :h, :w], None
+    return sess.run(None, {"x": _padded_input(small, int(stride))})[0][0, :, :h, :w], None
 
 
 def trace_probability(image: np.ndarray, weights: str | Path | None = None, long_side: int | None = None,
@@ -165,16 +179,17 @@ def trace_probability(image: np.ndarray, weights: str | Path | None = None, long
         raise ValueError(f"trace_probability: expected RGB uint8 (H, W, 3), got {image.dtype} {image.shape}")
     if runtime not in RUNTIMES:
         raise ValueError(f"trace_probability: runtime={runtime!r}; choose from {', '.join(RUNTIMES)}")
-    net, meta = load_trace_net(weights)
+    meta = load_trace_card(weights)  # the PyTorch network is built only where onnxruntime is not used
     h, w = image.shape[:2]
     side = int(long_side or meta.get("card", {}).get("data", {}).get("long_side", 1024))
     k = side / max(h, w)
     size = (max(16, int(round(w * k))), max(16, int(round(h * k))))
     small = cv2.resize(image, size, interpolation=cv2.INTER_AREA if k < 1 else cv2.INTER_LINEAR)
-    p, why = _run_onnx(small, weights, net.stride) if runtime != "torch" else (None, None)
+    p, why = _run_onnx(small, weights) if runtime != "torch" else (None, None)
     if p is None and runtime == "onnx":
         raise RuntimeError(f"trace_probability: runtime='onnx' but {why}")
     if p is None:
+        net, _ = load_trace_net(weights)
         x = (torch.from_numpy(small).permute(2, 0, 1)[None].float() / 255.0).contiguous(memory_format=torch.channels_last)
         with torch.inference_mode():
             p = torch.sigmoid(net(x))[0].numpy()

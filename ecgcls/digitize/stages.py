@@ -25,15 +25,30 @@ class DigitizeError(ValueError):
 
 @dataclass
 class Sheet:
-    """The picture after rectification and de-skewing (``image`` None unless kept) and its darkness map
-    (float32 (H, W) in [0, 1], 0 = paper)."""
+    """The picture after rectification and de-skewing (``image``: None unless kept) and its darkness map
+    (float32 (H, W) in [0, 1], 0 = paper).
 
-    image: np.ndarray | None
+    The de-skewed picture is made when ``image`` is first read, not before: ``ink='auto'`` keeps it for the
+    trace network, which most pages never need (rotating a 200 DPI RGB page costs ~20 ms)."""
+
     dark: np.ndarray
     rotation_deg: float
     rectified: bool
     #: the picture the darkness map was made from, before de-skewing (a reference, not a copy)
     source: np.ndarray | None = field(default=None, repr=False)
+    #: whether ``image`` gives the de-skewed picture (else None)
+    keep_image: bool = True
+    _image: np.ndarray | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def image(self) -> np.ndarray | None:
+        """The picture rectified and de-skewed (RGB uint8 (H, W, 3), white where rotation brings in no paper),
+        or None when it is not kept."""
+        if self._image is None and self.keep_image and self.source is not None:
+            from ecgcls.digitize.grid import deskew
+
+            self._image = deskew(self.source, self.rotation_deg) if self.rotation_deg else self.source
+        return self._image if self.keep_image else None
 
 
 @dataclass

@@ -4,6 +4,7 @@ Conventions: ``ink`` is a boolean (H, W) mask; y grows downwards; columns are x.
 """
 from __future__ import annotations
 
+import cv2
 import numpy as np
 from scipy.ndimage import gaussian_filter1d, maximum_filter1d, minimum_filter1d
 from scipy.signal import find_peaks
@@ -42,23 +43,26 @@ def column_runs(ink_band: np.ndarray, bridge: int = 0) -> tuple[np.ndarray, np.n
     Runs of one column separated by at most ``bridge`` blank pixels are merged (the hairline gap an
     anti-aliased spike leaves between its up- and down-stroke). Compiled with numba.
     """
+    # transposed once (OpenCV's blocked transpose: ~10x faster than numpy's copy of a transposed view), so that
+    # the scan walks each column through contiguous memory rather than striding down a row-major picture
     band = np.ascontiguousarray(ink_band, dtype=np.uint8)
-    return _column_runs(band, int(bridge))
+    cols = cv2.transpose(band) if band.size else np.ascontiguousarray(band.T)
+    return _column_runs(cols, int(bridge))
 
 
 @njit(cache=True)
-def _runs_pass(band, bridge, sc, sy, ey, write):  # pragma: no cover - compiled
-    """Scan the columns for runs (merging those closer than ``bridge``); fill sc/sy/ey when ``write``.
-    Returns the number of runs."""
-    h, w = band.shape
+def _runs_pass(cols, bridge, sc, sy, ey, write):  # pragma: no cover - compiled
+    """Scan the columns (rows of the transposed band ``cols`` (W, H)) for runs (merging those closer than
+    ``bridge``); fill sc/sy/ey when ``write``. Returns the number of runs."""
+    w, h = cols.shape
     k = -1
     for x in range(w):
         last_end = -(1 << 30)
         y = 0
         while y < h:
-            if band[y, x]:
+            if cols[x, y]:
                 y0 = y
-                while y < h and band[y, x]:
+                while y < h and cols[x, y]:
                     y += 1
                 if y0 - last_end > bridge:
                     k += 1
@@ -86,13 +90,13 @@ def _run_share(mask, sc, sy, ey):  # pragma: no cover - compiled
 
 
 @njit(cache=True)
-def _column_runs(band, bridge):  # pragma: no cover - compiled
+def _column_runs(cols, bridge):  # pragma: no cover - compiled
     empty = np.empty(0, np.int64)
-    n = _runs_pass(band, bridge, empty, empty, empty, False)  # pass 1: count
+    n = _runs_pass(cols, bridge, empty, empty, empty, False)  # pass 1: count
     sc = np.empty(n, np.int64)
     sy = np.empty(n, np.int64)
     ey = np.empty(n, np.int64)
-    _runs_pass(band, bridge, sc, sy, ey, True)
+    _runs_pass(cols, bridge, sc, sy, ey, True)
     return sc, sy, ey
 
 
