@@ -69,6 +69,8 @@ def local_contrast(dark: np.ndarray, k: int) -> np.ndarray:
         ahead = cv2.erode(d, ker, anchor=(0, 0), borderType=cv2.BORDER_REPLICATE)
         behind = np.empty_like(d)
         lead = min(k - 1, d.shape[axis])
+        # (spelled out per axis: np.moveaxis views serving both cost ~8 ms more a 200 DPI page, copying through a
+        # transposed view)
         if axis == 1:
             behind[:, :lead] = np.minimum.accumulate(d[:, :lead], axis=1)
             behind[:, lead:] = ahead[:, :d.shape[1] - lead]

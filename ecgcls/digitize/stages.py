@@ -47,8 +47,8 @@ class Sheet:
         if self._image is None and self.keep_image and self.source is not None:
             from ecgcls.digitize.grid import deskew
 
-            self._image = deskew(self.source, self.rotation_deg) if self.rotation_deg else self.source
-        return self._image if self.keep_image else None
+            self._image = deskew(self.source, self.rotation_deg)  # (the source itself at 0°)
+        return self._image
 
 
 @dataclass

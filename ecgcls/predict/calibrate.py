@@ -11,6 +11,7 @@ temperature per bundle is fitted to the labels (:func:`ecgcls.metrics.fit_temper
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -20,6 +21,17 @@ from ecgcls.data.pagestore import worker_pool
 from ecgcls.predict.engine import PageResult, batched, read_page
 
 RENDERERS = ("random", "randomized")
+
+
+def pack_root() -> tuple[Path, str]:
+    """(PTB-XL root, cache folder) of the records the validation pictures are drawn from: the pack's archive
+    under ``$ECGCLS_SHARED/data`` (default: ``shared/`` beside the project), unpacked into ``$ECGCLS_CACHE``
+    (default ``~/.cache/ecgcls``)."""
+    from ecgcls.data import resolve_root
+
+    shared = os.environ.get("ECGCLS_SHARED", os.path.join(os.path.dirname(__file__), "..", "..", "..", "shared"))
+    cache = os.path.expanduser(os.environ.get("ECGCLS_CACHE", "~/.cache/ecgcls"))
+    return resolve_root(archive=os.path.join(shared, "data", "ptbxl-mini.tar.xz"), cache_dir=cache), cache
 
 
 def _val_page(job) -> PageResult:
@@ -65,13 +77,11 @@ def calibrate(models: list[str], folds=(8, 9), pages_per_record: int = 2, seed: 
               ink: str = "auto", workers: int | None = None, write: bool = True, limit: int | None = None) -> dict:
     """Fit and (``write``) store a temperature for each bundled model; returns what was measured."""
     from ecgcls import metrics as M
-    from ecgcls.data import derive_labels, load_database, resolve_root
+    from ecgcls.data import derive_labels, load_database
     from ecgcls.predict.bundle import load_bundle, set_calibration
 
-    shared = os.environ.get("ECGCLS_SHARED", os.path.join(os.path.dirname(__file__), "..", "..", "..", "shared"))
-    cache = os.path.expanduser(os.environ.get("ECGCLS_CACHE", "~/.cache/ecgcls"))
     nets = {m: load_bundle(m) for m in models}
-    root = resolve_root(archive=os.path.join(shared, "data", "ptbxl-mini.tar.xz"), cache_dir=cache)
+    root, cache = pack_root()
     db = load_database(root)
     pic = [n for n in nets.values() if n.input == "picture"]
     sig = [n for n in nets.values() if n.input == "signal"]

@@ -135,16 +135,15 @@ def fit_head(bundle: str = "rhythm", cls: str = "AFIB", train_folds=(10,), val_f
     from sklearn.model_selection import GroupKFold, cross_val_predict
 
     from ecgcls import metrics as M
-    from ecgcls.data import derive_labels, load_database, resolve_root
+    from ecgcls.data import derive_labels, load_database
     from ecgcls.predict.bundle import load_bundle, read_bundle
+    from ecgcls.predict.calibrate import pack_root
 
     net = load_bundle(bundle)
     if cls not in net.classes:
         raise ValueError(f"rhythm-head: {bundle} has no class {cls!r} (it has {net.classes})")
     j = net.classes.index(cls)
-    shared = os.environ.get("ECGCLS_SHARED", os.path.join(os.path.dirname(__file__), "..", "..", "..", "shared"))
-    cache = os.path.expanduser(os.environ.get("ECGCLS_CACHE", "~/.cache/ecgcls"))
-    root = resolve_root(archive=os.path.join(shared, "data", "ptbxl-mini.tar.xz"), cache_dir=cache)
+    root, cache = pack_root()
     db = load_database(root)
     labels = derive_labels(root, (net.card.get("data") or {}).get("task", "rhythm"), db=db)
     if cls not in labels.columns:
@@ -184,7 +183,7 @@ def fit_head(bundle: str = "rhythm", cls: str = "AFIB", train_folds=(10,), val_f
         grid.append({"net_weight": w, "auroc": auroc_of(head.mix(p_net, x_v)[0], y_v)})
     best = max(grid, key=lambda g: (g["auroc"], -abs(g["net_weight"] - 0.5)))  # ties: the even mix
     head.net_weight = spec["net_weight"] = best["net_weight"]
-    p_v = head.mix(p_net, x_v)[0]
+    p_v, p_rr_v = head.mix(p_net, x_v)[0], head.p_rr(x_v)
     thr = float(M.choose_thresholds(p_v[:, None], y_v[:, None])[0])
     spec["threshold"] = round(thr, 4)
     spec["fit"] = {
@@ -194,7 +193,7 @@ def fit_head(bundle: str = "rhythm", cls: str = "AFIB", train_folds=(10,), val_f
         "val": {"folds": list(val_folds), "records": len(set(ids_v.tolist())), "pages": int(len(ids_v)),
                 "positives": int(y_v.sum()), "seed": seed + 1, "net_weight_grid": grid,
                 "auroc_net": auroc_of(p_net, y_v), "auroc_mixed": auroc_of(p_v, y_v),
-                "auroc_rr": auroc_of(np.where(np.isfinite(head.p_rr(x_v)), head.p_rr(x_v), p_net), y_v),
+                "auroc_rr": auroc_of(np.where(np.isfinite(p_rr_v), p_rr_v, p_net), y_v),
                 "rr_measured": round(float(np.isfinite(x_v[:, 0]).mean()), 4)},
         "pages_per_record": pages_per_record, "renderers": ["random", "randomized"], "digitizer_ink": ink,
         "regularisation_c": c,
