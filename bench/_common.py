@@ -49,3 +49,23 @@ def write_json(name: str, data: dict) -> Path:
 
 def rng_list(seed: int, n: int):
     return [np.random.default_rng([seed, i]) for i in range(n)]
+
+
+#: the layouts bench/predict.py and bench/predict_cli.py draw their pictures in, in turn
+PREDICT_LAYOUTS = ("3x4+II", "6x2", "12x1", "3x4")
+
+
+def write_predict_pictures(out_dir: Path, n: int, copies: dict | None = None) -> None:
+    """The pack's first ``n`` records drawn as 200-DPI Letter PNGs into ``out_dir`` (layouts in turn, every other one
+    scan-like), named by record id; ``copies``: {folder: k} also writes the first k into each folder."""
+    import cv2
+
+    from ecgcls.render import RenderConfig, render
+
+    ids, sigs = ptbxl_signals(500, n)
+    for k, (i, s) in enumerate(zip(ids, sigs)):
+        page = render(s, 500, RenderConfig(layout=PREDICT_LAYOUTS[k % len(PREDICT_LAYOUTS)],
+                                           artifacts=("scan",) if k % 2 else ()), rng=i)
+        bgr = cv2.cvtColor(page.image, cv2.COLOR_RGB2BGR)
+        for d in [out_dir] + [d for d, m in (copies or {}).items() if k < m]:
+            cv2.imwrite(str(Path(d) / f"{i:05d}.png"), bgr)

@@ -2,7 +2,7 @@
 
     python bench/predict.py [--n 160] [--models cnn1d patchecg pic2dx both] [--rhythm rhythm] [--repeat 1]
 
-Renders N test-fold pictures (200 DPI Letter, mixed layouts, clean and scan-like) into a temporary folder
+Renders the pack's first N records (200 DPI Letter, mixed layouts, clean and scan-like) into a temporary folder
 and times ``run_predict`` (the CLI's engine: worker processes reading files and digitizing where the model
 needs it, this process classifying and writing preds.csv) over them, after a warm-up run on 4 pictures in this
 process. ``with_startup``: N pictures / the whole run; ``after_startup``: the pictures after the first written
@@ -21,14 +21,12 @@ import tempfile
 import time
 from pathlib import Path
 
-import cv2
 import torch
 
 sys.path.insert(0, os.path.dirname(__file__))
-from _common import ptbxl_signals, write_json  # noqa: E402
+from _common import write_json, write_predict_pictures  # noqa: E402
 
 from ecgcls.predict import load_bundle, run_predict  # noqa: E402
-from ecgcls.render import RenderConfig, render  # noqa: E402
 
 
 def main() -> None:
@@ -40,8 +38,6 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=os.cpu_count())
     ap.add_argument("--repeat", type=int, default=1, help="timed runs per model (the median is reported)")
     args = ap.parse_args()
-    ids, sigs = ptbxl_signals(500, args.n)
-    layouts = ["3x4+II", "6x2", "12x1", "3x4"]
     res = {"pictures": args.n, "workers": args.workers, "cpu_count": os.cpu_count(), "rhythm": args.rhythm or None,
            "timed": "run_predict over a folder of 200-DPI Letter PNGs (reading files and digitizing where the model "
                     "needs it in worker processes, classifying, writing preds.csv), after a warm-up run on 4 "
@@ -52,12 +48,7 @@ def main() -> None:
         pics, warm = Path(tmp) / "pictures", Path(tmp) / "warm"
         pics.mkdir()
         warm.mkdir()
-        for k, (i, s) in enumerate(zip(ids, sigs)):
-            arts = ("scan",) if k % 2 else ()
-            page = render(s, 500, RenderConfig(layout=layouts[k % 4], artifacts=arts), rng=i)
-            bgr = cv2.cvtColor(page.image, cv2.COLOR_RGB2BGR)
-            for d in (pics,) + ((warm,) if k < 4 else ()):
-                cv2.imwrite(str(d / f"{i:05d}.png"), bgr)
+        write_predict_pictures(pics, args.n, {warm: 4})
         for model in args.models:
             kw = dict(model=model, rhythm=args.rhythm or None, output=str(Path(tmp) / "preds.csv"), overwrite=True)
             run_predict(str(warm), workers=1, **kw)  # imports, weights, numba compilation in this process

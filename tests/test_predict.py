@@ -312,3 +312,28 @@ def test_rr_head_is_fitted_on_training_pictures_and_chosen_on_validation(ptbxl_r
     p, used = head.mix(np.array([0.5]), np.array([[np.log(0.3), np.log(0.2), 0.9, np.log(110.0)]]))
     assert used[0] and 0 < p[0] < 1
     assert (WEIGHTS_DIR / "cnn1d_rhythm.json").read_text() == before
+
+
+def test_worker_processes_start_first_and_a_bad_model_still_fails_cleanly(tmp_path, good_png):
+    """run_predict starts its worker processes before this process imports torch (``ecgcls.predict`` imports
+    nothing heavy), the workers import what reading needs as they start, and an error after they started (an
+    unknown model) is raised as before."""
+    from ecgcls.parallel import start_workers, worker_pool
+
+    fresh = subprocess.run([sys.executable, "-c", "import sys; from ecgcls.predict import run_predict; "
+                            "print('torch' in sys.modules, 'ecgcls.digitize' in sys.modules)"],
+                           cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert fresh.stdout.split() == ["False", "False"], fresh.stderr[-2000:]
+    imported = "'ecgcls.geometry' in __import__('sys').modules"
+    for warm in ((), ("ecgcls.geometry",)):
+        with worker_pool(1, warm=warm) as ex:
+            start_workers(ex, 1)
+            assert ex.submit(eval, imported).result() == bool(warm)
+            assert ex.submit(eval, "__import__('torch').get_num_threads()").result() == 1
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for i in range(2):
+        Image.open(good_png).save(folder / f"p{i}.png")
+    with pytest.raises(ValueError, match="no bundled model 'nope'"):
+        run_predict(str(folder), str(tmp_path / "preds.csv"), model="nope", workers=2)
+    assert not (tmp_path / "preds.csv").exists()

@@ -5,12 +5,13 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Callable, Sequence
 
 import numpy as np
 from tqdm.auto import tqdm
+
+from ecgcls.parallel import worker_pool  # noqa: F401  (re-exported: the pool the builders use)
 
 
 _WORKER_STORES: dict = {}
@@ -51,23 +52,6 @@ def draw_config(rng: np.random.Generator, renderer: str, dpi_range: Sequence[flo
     if renderer == "randomized" or (renderer == "mixed" and rng.random() < 0.5):
         return RenderConfig.randomized(rng, layouts=layouts, dpi=tuple(dpi_range), artifact_prob=artifact_prob)
     return RenderConfig.random(rng, layouts=layouts, artifact_prob=artifact_prob, **random_kw)
-
-
-def _one_thread() -> None:
-    import torch
-
-    torch.set_num_threads(1)  # one page per process: the cores are shared out by processes (OpenCV's too)
-    import cv2
-
-    cv2.setNumThreads(1)
-
-
-def worker_pool(workers: int | None = None) -> ProcessPoolExecutor:
-    """Worker processes started fresh ('spawn'), not forked, one torch thread each: a child forked after the
-    parent ran torch can hang in OpenMP when it runs torch itself (e.g. the trace network of ``ink=auto``)."""
-    import multiprocessing as mp
-
-    return ProcessPoolExecutor(workers or os.cpu_count(), mp_context=mp.get_context("spawn"), initializer=_one_thread)
 
 
 def build_store(directory: Path, ids: Sequence[int], variants: int, item_shape: tuple[int, ...], dtype,

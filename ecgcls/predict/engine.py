@@ -18,13 +18,13 @@ from pathlib import Path
 from typing import Iterator
 
 import numpy as np
-import torch
 from tqdm.auto import tqdm
 
-from ecgcls.data.pagestore import worker_pool
-from ecgcls.data.transforms import resample_nan
+from ecgcls.parallel import start_workers, worker_pool
 
 HEAD = ["path", "status", "error", "paths", "layout", "quality"]
+#: what a worker process needs to read a file (imported as it starts: :func:`run_predict`)
+READ_MODULES = ("ecgcls.predict.engine", "ecgcls.digitize", "ecgcls.data.transforms", "ecgcls.predict.rhythm")
 
 
 @dataclass
@@ -64,6 +64,8 @@ def _digitize_page(name: str, image: np.ndarray, fs_model: int, n_samples: int, 
     if finite.sum() < 0.05 * finite.size:
         return PageResult(name, "error", f"{name}: too little trace could be read "
                                          f"({finite.mean():.0%} of the 12 x 10 s timeline)")
+    from ecgcls.data.transforms import resample_nan
+
     sig = resample_nan(d.record.signal, d.record.fs, fs_model, n_samples)
     overlay_scale = None
     if overlay_dir:
@@ -171,6 +173,8 @@ def _chunks(it: list, n: int) -> Iterator[list]:
 
 def batched(fn, x: torch.Tensor, n: int = 64) -> np.ndarray:
     """``fn`` (a bundled model, or its ``logits``) over ``x`` in batches of ``n``, concatenated."""
+    import torch
+
     return torch.cat([fn(x[i:i + n]) for i in range(0, len(x), n)]).numpy()
 
 
@@ -274,6 +278,8 @@ class Predictor:
         """Classify read pages in batches → per page (CSV row, JSON record or None when no model answered).
         Writes each page's report into ``report`` (default: the set-up's ``report`` folder, if any; the pages
         must have been read with overlays and measurements)."""
+        import torch
+
         from ecgcls.predict.combine import signal_weight
 
         report = report or self.report
@@ -365,6 +371,29 @@ def run_predict(input: str, output: str, model: str = "cnn1d", batch_size: int =
     """Predict every picture below ``input`` into ``output`` (CSV); returns a summary dict. The models and
     options are :class:`Predictor`'s; ``jsonl``: also write ``<output>.jsonl`` (probabilities of each path,
     the digitizer's details, measurements and evidence)."""
+    workers = workers or os.cpu_count() or 1
+    t_start = time.perf_counter()
+    # the worker processes start first, so their imports (torch, the digitizer, NeuroKit2: ~5 CPU-s each) run
+    # while this process imports torch and loads the bundles, instead of after; not for a single file
+    pool = None
+    if workers > 1 and Path(input).is_dir():
+        pool = worker_pool(workers, warm=READ_MODULES + (("neurokit2",) if rhythm or measure or report else ()))
+        start_workers(pool, workers)
+    try:
+        return _predict_files(input, output, pool, workers, t_start, model=model, batch_size=batch_size,
+                              overwrite=overwrite, overlays=overlays, jsonl=jsonl, digitize=digitize,
+                              rhythm=rhythm, combine=combine, measure=measure, report=report)
+    finally:
+        if pool is not None:
+            pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _predict_files(input: str, output: str, pool, workers: int, t_start: float, model: str, batch_size: int, overwrite: bool,
+                   overlays: str | None, jsonl: bool, digitize: dict | None, rhythm: str | None,
+                   combine: dict | None, measure: bool, report: str | None) -> dict:
+    """:func:`run_predict` once its ``workers`` worker processes (``pool``, or None: read here) are starting."""
+    import torch
+
     from ecgcls.digitize import find_pictures
 
     pred = Predictor(model, rhythm, combine, digitize, measure, report, overlays)
@@ -372,12 +401,10 @@ def run_predict(input: str, output: str, model: str = "cnn1d", batch_size: int =
     writer = ResumableCSV(output, pred.columns, overwrite=overwrite)
     todo = [f for f in files if f not in writer.done and not any(d.startswith(f + "#page=") for d in writer.done)]
     jl = open(Path(output).with_suffix(".jsonl"), "a", encoding="utf-8") if jsonl else None
-    workers = workers or os.cpu_count() or 1
     counts = {"ok": 0, "uncertain": 0, "error": 0}
     errors: list[str] = []
     torch.set_num_threads(max(1, (os.cpu_count() or 1)))
 
-    t_start = time.perf_counter()
     first: dict = {}  # when the first batch of rows was written (start-up: worker processes, first pages)
 
     def emit(results: list[PageResult], n_files: int) -> None:
@@ -395,25 +422,24 @@ def run_predict(input: str, output: str, model: str = "cnn1d", batch_size: int =
     bar = tqdm(total=len(todo), desc=f"predicting ({pred.name})", unit="file")
     args = pred.read_args()
     try:
-        if workers > 1 and len(todo) > 1:
-            with worker_pool(workers) as ex:
-                # a stream, not batches: the workers read the next files while this process classifies and
-                # writes, and no worker waits for the slowest file of a batch; a bounded window keeps memory flat
-                pending: deque = deque()
-                files_left = iter(todo)
-                done: list[PageResult] = []
-                n_done = 0
-                while True:
-                    while len(pending) < 4 * workers and (f := next(files_left, None)) is not None:
-                        pending.append(ex.submit(read_file, f, *args))
-                    if not pending:
-                        break
-                    done += pending.popleft().result()
-                    n_done += 1
-                    bar.update(1)
-                    if len(done) >= batch_size or not pending:
-                        emit(done, n_done)
-                        done, n_done = [], 0
+        if pool is not None and len(todo) > 1:
+            # a stream, not batches: the workers read the next files while this process classifies and
+            # writes, and no worker waits for the slowest file of a batch; a bounded window keeps memory flat
+            pending: deque = deque()
+            files_left = iter(todo)
+            done: list[PageResult] = []
+            n_done = 0
+            while True:
+                while len(pending) < 4 * workers and (f := next(files_left, None)) is not None:
+                    pending.append(pool.submit(read_file, f, *args))
+                if not pending:
+                    break
+                done += pending.popleft().result()
+                n_done += 1
+                bar.update(1)
+                if len(done) >= batch_size or not pending:
+                    emit(done, n_done)
+                    done, n_done = [], 0
         else:
             for chunk in _chunks(todo, batch_size):
                 emit([r for f in chunk for r in pred.read(f)], len(chunk))
