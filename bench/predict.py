@@ -74,6 +74,7 @@ def main() -> None:
                 net = load_bundle(name)
                 shape = (16, 1, *net.image_size) if net.input == "picture" else (16, 12, net.n_samples)
                 x = torch.randn(shape)
+                torch.set_num_threads(os.cpu_count())
                 net(x)  # warm-up
                 t = time.perf_counter()
                 for _ in range(5):

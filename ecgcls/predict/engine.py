@@ -403,7 +403,11 @@ def _predict_files(input: str, output: str, pool, workers: int, t_start: float, 
     jl = open(Path(output).with_suffix(".jsonl"), "a", encoding="utf-8") if jsonl else None
     counts = {"ok": 0, "uncertain": 0, "error": 0}
     errors: list[str] = []
-    torch.set_num_threads(max(1, (os.cpu_count() or 1)))
+    use_pool = pool is not None and len(todo) > 1
+    # with worker processes reading on every core, classifying here gets one thread: a second only contends with
+    # them (bench/results/predict_main_threads.json); reading here too, every core
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1 if use_pool else max(1, os.cpu_count() or 1))
 
     first: dict = {}  # when the first batch of rows was written (start-up: worker processes, first pages)
 
@@ -422,7 +426,7 @@ def _predict_files(input: str, output: str, pool, workers: int, t_start: float, 
     bar = tqdm(total=len(todo), desc=f"predicting ({pred.name})", unit="file")
     args = pred.read_args()
     try:
-        if pool is not None and len(todo) > 1:
+        if use_pool:
             # a stream, not batches: the workers read the next files while this process classifies and
             # writes, and no worker waits for the slowest file of a batch; a bounded window keeps memory flat
             pending: deque = deque()
@@ -449,6 +453,7 @@ def _predict_files(input: str, output: str, pool, workers: int, t_start: float, 
         writer.close()
         if jl:
             jl.close()
+        torch.set_num_threads(threads)
     timing = {"seconds": round(time.perf_counter() - t_start, 3), **first}
     return {"files": len(files), "skipped": len(files) - len(todo), **counts, "errors": errors, "timing": timing,
             "output": str(output), "model": pred.name, "moved_old_output_to": str(writer.moved_to or "")}
