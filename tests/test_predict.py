@@ -314,10 +314,11 @@ def test_rr_head_is_fitted_on_training_pictures_and_chosen_on_validation(ptbxl_r
     assert (WEIGHTS_DIR / "cnn1d_rhythm.json").read_text() == before
 
 
-def test_worker_processes_start_first_and_a_bad_model_still_fails_cleanly(tmp_path, good_png):
+def test_worker_processes_start_first_and_a_bad_model_still_fails_cleanly(tmp_path, good_png, monkeypatch):
     """run_predict starts its worker processes before this process imports torch (``ecgcls.predict`` imports
-    nothing heavy), the workers import what reading needs as they start, and an error after they started (an
-    unknown model) is raised as before."""
+    nothing heavy), the workers import what reading needs as they start, and an unknown model or rhythm bundle
+    fails as before — before any worker process is started."""
+    import ecgcls.predict.engine as engine
     from ecgcls.parallel import start_workers, worker_pool
 
     fresh = subprocess.run([sys.executable, "-c", "import sys; from ecgcls.predict import run_predict; "
@@ -334,6 +335,12 @@ def test_worker_processes_start_first_and_a_bad_model_still_fails_cleanly(tmp_pa
     folder.mkdir()
     for i in range(2):
         Image.open(good_png).save(folder / f"p{i}.png")
+    def no_pool(*a, **k):
+        raise AssertionError("a worker pool was started for a bad model name")
+
+    monkeypatch.setattr(engine, "worker_pool", no_pool)
     with pytest.raises(ValueError, match="no bundled model 'nope'"):
         run_predict(str(folder), str(tmp_path / "preds.csv"), model="nope", workers=2)
+    with pytest.raises(FileNotFoundError, match="weights bundle not found"):
+        run_predict(str(folder), str(tmp_path / "preds.csv"), rhythm=str(tmp_path / "gone.json"), workers=2)
     assert not (tmp_path / "preds.csv").exists()

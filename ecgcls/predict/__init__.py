@@ -5,7 +5,7 @@ imports torch (the bundles) and the two start-ups overlap.
 """
 from ecgcls.lazy import lazy_attributes
 
-_LAZY = {"BUNDLES": "ecgcls.predict.bundle", "BundledModel": "ecgcls.predict.bundle",
+_LAZY = {"BUNDLES": "ecgcls.predict.names", "BundledModel": "ecgcls.predict.bundle",
          "load_bundle": "ecgcls.predict.bundle", "make_bundle": "ecgcls.predict.bundle",
          "resample_nan": "ecgcls.data.transforms", "Predictor": "ecgcls.predict.engine",
          "ResumableCSV": "ecgcls.predict.engine", "run_predict": "ecgcls.predict.engine"}

@@ -26,11 +26,8 @@ import torch.nn as nn
 from ecgcls.data.transforms import fill_missing
 from ecgcls.jsonsafe import json_safe
 from ecgcls.models import create
+from ecgcls.predict.names import BUNDLES, WEIGHTS_DIR, bundle_path  # noqa: F401  (re-exported)
 
-WEIGHTS_DIR = Path(__file__).resolve().parents[1] / "weights"
-#: bundled model name → file stem in ecgcls/weights/ (``.safetensors`` + ``.json``)
-BUNDLES = {"patchecg": "patchecg_superdiag", "cnn1d": "cnn1d_superdiag", "pic2dx": "pic2dx_ensemble_superdiag",
-           "rhythm": "cnn1d_rhythm"}
 FORMAT = 2
 
 
@@ -184,22 +181,6 @@ class BundledModel(nn.Module):
     @torch.no_grad()
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return torch.sigmoid(self.logits(x) / self.temperature)
-
-
-def bundle_path(name_or_path: str | Path) -> Path:
-    """A bundled model name (``cnn1d``, ``patchecg``, ``pic2dx``, ``rhythm``) or a file path → the bundle's
-    JSON path (or a legacy ``.pt``)."""
-    path = Path(name_or_path)
-    if not path.suffix:
-        if str(name_or_path) not in BUNDLES:
-            raise ValueError(f"no bundled model {name_or_path!r}; bundled: {', '.join(BUNDLES)} "
-                             "(or pass a bundle's .json path)")
-        path = WEIGHTS_DIR / (BUNDLES[str(name_or_path)] + ".json")
-    if path.suffix == ".safetensors":
-        path = path.with_suffix(".json")
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: weights bundle not found (bundled weights ship in ecgcls/weights/)")
-    return path
 
 
 def read_bundle(name_or_path: str | Path) -> tuple[dict, dict, Path]:

@@ -371,8 +371,12 @@ def run_predict(input: str, output: str, model: str = "cnn1d", batch_size: int =
     """Predict every picture below ``input`` into ``output`` (CSV); returns a summary dict. The models and
     options are :class:`Predictor`'s; ``jsonl``: also write ``<output>.jsonl`` (probabilities of each path,
     the digitizer's details, measurements and evidence)."""
+    from ecgcls.predict.names import bundle_path
+
     workers = workers or os.cpu_count() or 1
     t_start = time.perf_counter()
+    for name in (("patchecg", "pic2dx") if model == "both" else (model,)) + ((rhythm,) if rhythm else ()):
+        bundle_path(name)  # a wrong model name or path fails now, before any worker process starts
     # the worker processes start first, so their imports (torch, the digitizer, NeuroKit2: ~5 CPU-s each) run
     # while this process imports torch and loads the bundles, instead of after; not for a single file
     pool = None
