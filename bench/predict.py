@@ -27,6 +27,7 @@ sys.path.insert(0, os.path.dirname(__file__))
 from _common import write_json, write_predict_pictures  # noqa: E402
 
 from ecgcls.predict import load_bundle, run_predict  # noqa: E402
+from ecgcls.predict.names import model_bundles  # noqa: E402
 
 
 def main() -> None:
@@ -70,7 +71,7 @@ def main() -> None:
             print(f"predict model={model} rhythm={args.rhythm or None} ({args.workers} workers): {after:.2f} "
                   f"pictures/s after start-up, {with_startup:.2f} with it ({n} pictures in {tm['seconds']:.1f} s; "
                   f"first {tm['first_batch_files']} written after {tm['first_batch_s']:.1f} s)")
-            for name in (("patchecg", "pic2dx") if model == "both" else (model,)):
+            for name in model_bundles(model):
                 net = load_bundle(name)
                 shape = (16, 1, *net.image_size) if net.input == "picture" else (16, 12, net.n_samples)
                 x = torch.randn(shape)

@@ -8,8 +8,8 @@ preds.csv), nothing warmed up beforehand.
 records as 200-DPI PNGs (as bench/predict.py does). ``--against DIR``: another checkout of ecgcls (e.g. a
 ``git worktree`` of an older commit) timed on the same pictures, its runs interleaved with this one's (this
 machine's speed drifts between minutes, so a before/after is only fair run for run); both use this Python.
-Each checkout first runs once untimed (its bytecode caches). Reports the median and every run's seconds and checks that both checkouts wrote the same preds.csv.
-Writes bench/out/<name>.json.
+Each checkout first runs once untimed (its bytecode caches). Reports the median and every run's seconds and
+checks that both checkouts wrote the same preds.csv. Writes bench/out/<name>.json.
 """
 from __future__ import annotations
 

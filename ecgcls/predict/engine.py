@@ -13,6 +13,7 @@ import json
 import os
 import time
 from collections import deque
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
@@ -195,8 +196,9 @@ class Predictor:
                  digitize: dict | None = None, measure: bool = False, report: str | None = None,
                  overlays: str | None = None) -> None:
         from ecgcls.predict.bundle import load_bundle
+        from ecgcls.predict.names import model_bundles
 
-        nets = [load_bundle(m) for m in (("patchecg", "pic2dx") if model == "both" else (model,))]
+        nets = [load_bundle(m) for m in model_bundles(model)]
         net = nets[0]
         if any(n.classes != net.classes for n in nets):
             raise ValueError(f"model={model}: the models predict different classes; cannot average them")
@@ -371,93 +373,84 @@ def run_predict(input: str, output: str, model: str = "cnn1d", batch_size: int =
     """Predict every picture below ``input`` into ``output`` (CSV); returns a summary dict. The models and
     options are :class:`Predictor`'s; ``jsonl``: also write ``<output>.jsonl`` (probabilities of each path,
     the digitizer's details, measurements and evidence)."""
-    from ecgcls.predict.names import bundle_path
+    from ecgcls.predict.names import bundle_path, model_bundles
 
     workers = workers or os.cpu_count() or 1
     t_start = time.perf_counter()
-    for name in (("patchecg", "pic2dx") if model == "both" else (model,)) + ((rhythm,) if rhythm else ()):
+    for name in model_bundles(model) + ((rhythm,) if rhythm else ()):
         bundle_path(name)  # a wrong model name or path fails now, before any worker process starts
-    # the worker processes start first, so their imports (torch, the digitizer, NeuroKit2: ~5 CPU-s each) run
-    # while this process imports torch and loads the bundles, instead of after; not for a single file
-    pool = None
-    if workers > 1 and Path(input).is_dir():
-        pool = worker_pool(workers, warm=READ_MODULES + (("neurokit2",) if rhythm or measure or report else ()))
-        start_workers(pool, workers)
-    try:
-        return _predict_files(input, output, pool, workers, t_start, model=model, batch_size=batch_size,
-                              overwrite=overwrite, overlays=overlays, jsonl=jsonl, digitize=digitize,
-                              rhythm=rhythm, combine=combine, measure=measure, report=report)
-    finally:
-        if pool is not None:
-            pool.shutdown(wait=False, cancel_futures=True)
+    with ExitStack() as stack:
+        # the worker processes start first, so their imports (torch, the digitizer, NeuroKit2: ~5 CPU-s each) run
+        # while this process imports torch and loads the bundles, instead of after; not for a single file
+        pool = None
+        if workers > 1 and Path(input).is_dir():
+            pool = worker_pool(workers, warm=READ_MODULES + (("neurokit2",) if rhythm or measure or report else ()))
+            stack.callback(pool.shutdown, wait=False, cancel_futures=True)
+            start_workers(pool, workers)
+        import torch
 
+        from ecgcls.digitize import find_pictures
 
-def _predict_files(input: str, output: str, pool, workers: int, t_start: float, model: str, batch_size: int, overwrite: bool,
-                   overlays: str | None, jsonl: bool, digitize: dict | None, rhythm: str | None,
-                   combine: dict | None, measure: bool, report: str | None) -> dict:
-    """:func:`run_predict` once its ``workers`` worker processes (``pool``, or None: read here) are starting."""
-    import torch
+        pred = Predictor(model, rhythm, combine, digitize, measure, report, overlays)
+        files = [str(p) for p in find_pictures(input)]
+        writer = ResumableCSV(output, pred.columns, overwrite=overwrite)
+        todo = [f for f in files
+                if f not in writer.done and not any(d.startswith(f + "#page=") for d in writer.done)]
+        jl = open(Path(output).with_suffix(".jsonl"), "a", encoding="utf-8") if jsonl else None
+        counts = {"ok": 0, "uncertain": 0, "error": 0}
+        errors: list[str] = []
+        use_pool = pool is not None and len(todo) > 1
+        # with worker processes reading on every core, classifying here gets one thread: a second only contends
+        # with them (bench/results/predict_main_threads.json); reading here too, every core
+        threads = torch.get_num_threads()
+        torch.set_num_threads(1 if use_pool else max(1, os.cpu_count() or 1))
 
-    from ecgcls.digitize import find_pictures
+        first: dict = {}  # when the first batch of rows was written (start-up: worker processes, first pages)
 
-    pred = Predictor(model, rhythm, combine, digitize, measure, report, overlays)
-    files = [str(p) for p in find_pictures(input)]
-    writer = ResumableCSV(output, pred.columns, overwrite=overwrite)
-    todo = [f for f in files if f not in writer.done and not any(d.startswith(f + "#page=") for d in writer.done)]
-    jl = open(Path(output).with_suffix(".jsonl"), "a", encoding="utf-8") if jsonl else None
-    counts = {"ok": 0, "uncertain": 0, "error": 0}
-    errors: list[str] = []
-    use_pool = pool is not None and len(todo) > 1
-    # with worker processes reading on every core, classifying here gets one thread: a second only contends with
-    # them (bench/results/predict_main_threads.json); reading here too, every core
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1 if use_pool else max(1, os.cpu_count() or 1))
+        def emit(results: list[PageResult], n_files: int) -> None:
+            for row, record in pred.answer(results):
+                if row["status"] == "error":
+                    errors.append(row["error"])
+                elif jl:
+                    jl.write(json.dumps(record) + "\n")
+                    jl.flush()
+                counts[row["status"]] += 1
+                writer.write(row)
+            if not first:
+                first.update(first_batch_s=round(time.perf_counter() - t_start, 3), first_batch_files=n_files)
 
-    first: dict = {}  # when the first batch of rows was written (start-up: worker processes, first pages)
-
-    def emit(results: list[PageResult], n_files: int) -> None:
-        for row, record in pred.answer(results):
-            if row["status"] == "error":
-                errors.append(row["error"])
-            elif jl:
-                jl.write(json.dumps(record) + "\n")
-                jl.flush()
-            counts[row["status"]] += 1
-            writer.write(row)
-        if not first:
-            first.update(first_batch_s=round(time.perf_counter() - t_start, 3), first_batch_files=n_files)
-
-    bar = tqdm(total=len(todo), desc=f"predicting ({pred.name})", unit="file")
-    args = pred.read_args()
-    try:
-        if use_pool:
-            # a stream, not batches: the workers read the next files while this process classifies and
-            # writes, and no worker waits for the slowest file of a batch; a bounded window keeps memory flat
-            pending: deque = deque()
-            files_left = iter(todo)
-            done: list[PageResult] = []
-            n_done = 0
-            while True:
-                while len(pending) < 4 * workers and (f := next(files_left, None)) is not None:
-                    pending.append(pool.submit(read_file, f, *args))
-                if not pending:
-                    break
-                done += pending.popleft().result()
-                n_done += 1
-                bar.update(1)
-                if len(done) >= batch_size or not pending:
-                    emit(done, n_done)
-                    done, n_done = [], 0
-        else:
-            for chunk in _chunks(todo, batch_size):
-                emit([r for f in chunk for r in pred.read(f)], len(chunk))
-                bar.update(len(chunk))
-    finally:
-        bar.close()
-        writer.close()
-        if jl:
-            jl.close()
-        torch.set_num_threads(threads)
-    timing = {"seconds": round(time.perf_counter() - t_start, 3), **first}
-    return {"files": len(files), "skipped": len(files) - len(todo), **counts, "errors": errors, "timing": timing,
-            "output": str(output), "model": pred.name, "moved_old_output_to": str(writer.moved_to or "")}
+        bar = tqdm(total=len(todo), desc=f"predicting ({pred.name})", unit="file")
+        args = pred.read_args()
+        try:
+            if use_pool:
+                # a stream, not batches: the workers read the next files while this process classifies and
+                # writes, and no worker waits for the slowest file of a batch; a bounded window keeps memory flat
+                pending: deque = deque()
+                files_left = iter(todo)
+                done: list[PageResult] = []
+                n_done = 0
+                while True:
+                    while len(pending) < 4 * workers and (f := next(files_left, None)) is not None:
+                        pending.append(pool.submit(read_file, f, *args))
+                    if not pending:
+                        break
+                    done += pending.popleft().result()
+                    n_done += 1
+                    bar.update(1)
+                    if len(done) >= batch_size or not pending:
+                        emit(done, n_done)
+                        done, n_done = [], 0
+            else:
+                for chunk in _chunks(todo, batch_size):
+                    emit([r for f in chunk for r in pred.read(f)], len(chunk))
+                    bar.update(len(chunk))
+        finally:
+            bar.close()
+            writer.close()
+            if jl:
+                jl.close()
+            torch.set_num_threads(threads)
+        timing = {"seconds": round(time.perf_counter() - t_start, 3), **first}
+        return {"files": len(files), "skipped": len(files) - len(todo), **counts, "errors": errors,
+                "timing": timing, "output": str(output), "model": pred.name,
+                "moved_old_output_to": str(writer.moved_to or "")}

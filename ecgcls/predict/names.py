@@ -10,6 +10,11 @@ BUNDLES = {"patchecg": "patchecg_superdiag", "cnn1d": "cnn1d_superdiag", "pic2dx
            "rhythm": "cnn1d_rhythm"}
 
 
+def model_bundles(model: str) -> tuple[str, ...]:
+    """The bundles a predict ``model=`` value names: ``both`` is PatchECG and the picture ensemble."""
+    return ("patchecg", "pic2dx") if model == "both" else (model,)
+
+
 def bundle_path(name_or_path: str | Path) -> Path:
     """A bundled model name (``cnn1d``, ``patchecg``, ``pic2dx``, ``rhythm``) or a file path → the bundle's
     JSON path (or a legacy ``.pt``)."""
