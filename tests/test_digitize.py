@@ -395,14 +395,20 @@ def test_ten_second_rows_set_the_scale_only_where_nothing_better_did():
 def test_a_misread_grid_is_caught_by_the_rows(sig, monkeypatch):
     """A grid period misread as twice its pitch (a dotted minor grid, text) would make the rows of a 3×4 page last
     20 s; the rows' 10 s set the scale instead. (Printed without pulses: with them, the misread grid would make the
-    pulses 10 mm wide and 20 mm tall, a 50 mm/s page at 20 mm/mV that reads the same samples.)"""
+    pulses 10 mm wide and 20 mm tall, a 50 mm/s page at 20 mm/mV that reads the same samples.) The rows are then
+    found and traced again at the corrected scale: a row's band and the rows' spacing are set in mm, and at the
+    misread scale a faint row can be lost (a real picture's middle row was)."""
     import ecgcls.digitize.pipeline as P
 
     page = render(sig, FS, RenderConfig(layout="3x4", calibration=False), rng=4)
     true = page.geometry.px_per_mm
     monkeypatch.setattr(P, "grid_spacing", lambda *a, **k: (true / 2, true / 2, 0.8))
+    seen, find = [], P.find_trace_rows
+    monkeypatch.setattr(P, "find_trace_rows", lambda ink, sc, *a, **k: seen.append(sc.ppm_y) or find(ink, sc, *a, **k))
     d = digitize(page.image)
     assert d.scale_method == "grid+rows"
+    assert seen[0] == pytest.approx(true / 2, rel=0.01) and seen[-1] == pytest.approx(true, rel=0.01)
+    assert len(d.rows) == 3
     assert d.px_per_mm[0] == pytest.approx(true, rel=0.01) and d.px_per_mm[1] == pytest.approx(true, rel=0.01)
     assert _snr(page, d, sig) > 15.0
 

@@ -61,7 +61,7 @@ NET_INK = {"mode": "gate", "support": 0.3, "support_px": 2, "long_side": None, "
 SEPARATE = {"on": False, "margin_mm": 3.0, "context_mm": 8.0, "half_mm": 24.0, "threshold": 0.5, "weights": None}
 
 #: bumped whenever the digitizer's output changes, so caches of digitized pictures are rebuilt
-DIGITIZER_VERSION = 29
+DIGITIZER_VERSION = 30
 
 
 # ---- helpers ------------------------------------------------------------------------------------------
@@ -748,21 +748,29 @@ def _looks_stray(traces: list[RowTrace], cover: list[float], drop: int, narrow: 
     return cover[drop] < narrow * float(np.median([cover[i] for i in others]))
 
 
+def _rows_at(ink: np.ndarray, dark: np.ndarray, scale: Scale, layout: str | None, name: str,
+             speed_mm_s: float | None) -> tuple[Rows, list[RowTrace], list[float]]:
+    """(rows, their traces, each trace's extent in px) found on the ink map at ``scale``; raises where the traced
+    rows span too little of the picture to be ECG rows."""
+    mask = clean_ink(ink, scale.ppm_y)
+    rows = find_trace_rows(mask, scale, layout, name)
+    traces = trace_rows(mask, dark, rows, scale, speed_mm_s)
+    extents = [r.x_end - r.x_start for r in traces]
+    if np.median(extents) < 0.35 * ink.shape[1]:
+        raise DigitizeError(f"{name}: no ECG trace rows found (ink rows span only "
+                            f"{np.median(extents) / ink.shape[1]:.0%} of the picture's width)")
+    return rows, traces, extents
+
+
 def _read(sheet: Sheet, ink: str, fs: float, speed_mm_s: float | None, gain_mm_mv: float | None, layout: str | None,
           name: str, keep_image: bool, weights, drop_bad_leads: bool) -> DigitizedPage:
     """The stages after :func:`find_sheet`, with one ink map (see :func:`digitize`)."""
     inkmap = ink_map(sheet, ink, weights)
     # the grid is measured on what is neither ink by either map nor darker than the classic threshold
     scale = measure_scale(sheet, inkmap.ink | inkmap.dark_pixels)
-    h, w = inkmap.ink.shape
+    w = inkmap.ink.shape[1]
     for attempt in range(2):  # the pulses may correct the scale; rows are then found again at the right one
-        mask = clean_ink(inkmap.ink, scale.ppm_y)
-        rows = find_trace_rows(mask, scale, layout, name)
-        traces = trace_rows(mask, sheet.dark, rows, scale, speed_mm_s)
-        extents = [r.x_end - r.x_start for r in traces]
-        if np.median(extents) < 0.35 * w:
-            raise DigitizeError(f"{name}: no ECG trace rows found (ink rows span only {np.median(extents) / w:.0%} "
-                                "of the picture's width)")
+        rows, traces, extents = _rows_at(inkmap.ink, sheet.dark, scale, layout, name, speed_mm_s)
         pulses, new_scale = read_pulses(traces, scale, w, speed_mm_s, gain_mm_mv)
         changed = abs(np.log(new_scale.ppm_y / scale.ppm_y)) > 0.2
         scale = new_scale
@@ -771,7 +779,15 @@ def _read(sheet: Sheet, ink: str, fs: float, speed_mm_s: float | None, gain_mm_m
     speed = pulses.speed_mm_s
     n = int(round(10 * fs))
     extent_px = float(np.median(extents))
+    found = scale
     scale = _ten_second_rows(scale, extent_px, w - 1 - float(np.median([t.x_end for t in traces])), speed, fs)
+    if abs(np.log(scale.ppm_y / found.ppm_y)) > 0.2:
+        # the rows' 10 s rescaled a misread grid: rows found at the wrong scale merge or drop (a row's band and
+        # the spacing between rows are set in mm), so find and trace them again at the right one; the speed
+        # stays as read, the pulses' heights are measured again
+        rows, traces, extents = _rows_at(inkmap.ink, sheet.dark, scale, layout, name, speed)
+        pulses = read_pulses(traces, scale, w, speed, gain_mm_mv)[0]
+        extent_px = float(np.median(extents))
     extent_s = extent_px / (speed * scale.ppm_x)
     window = 10.0 if extent_s > 7.0 else float(max(1.0, np.round(extent_s)))
     choice = choose_layout(traces, rows.candidates, scale.ppm_x, scale.ppm_y, speed, pulses.gain_mm_mv, fs, n,
