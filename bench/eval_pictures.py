@@ -4,12 +4,16 @@ spread over layouts, coverage (pages that got an answer), ECE, and AFIB AUROC.
     python bench/eval_pictures.py --source eik                      # ecg-image-kit pages: MEASURE ONLY
     python bench/eval_pictures.py --source render --n 100 [--layouts 3x4+II 6x2 12x1 cabrera] [--artifacts clean photo]
     python bench/eval_pictures.py --source render --records afib --n 40    # every AFIB record of the test folds
+    python bench/eval_pictures.py --source render --records eik --sets clean --layouts 3x4+II --artifacts clean
 
 ``--source eik`` reads ``../shared/data/eik-validation`` (pages of the pack's test records drawn by another
 generator). It is for measuring generalisation only: nothing may be trained or tuned on it.
 ``--source render`` draws test-fold records (strat_fold 1-7) with ecgcls's renderer into bench/out/pictures/:
 the first N (``--records first``), or every record with AFIB and then the first others up to N (``--records
-afib``, into bench/out/pictures_afib/: the first test records hold almost no AFIB, so AFIB AUROC needs them).
+afib``, into bench/out/pictures_afib/: the first test records hold almost no AFIB, so AFIB AUROC needs them), or
+the records of the eik-validation sets named by ``--sets`` (``--records eik``, into
+bench/out/pictures_eik_<sets>/): ecgcls's own pictures of exactly the records the other generator drew, so the two
+differ only in the pictures (the records come from the eik manifest; no eik picture or truth is read).
 
 One ``run_predict(model=both, rhythm=...)`` pass per set gives PatchECG (its signal path), Pic2Diagnosis (its
 picture path), ``both`` (the quality-weighted combination) and the rhythm bundle's p_AFIB on identical pages;
@@ -44,6 +48,21 @@ from ecgcls.digitize.foreign import EIK_LAYOUTS  # noqa: E402
 from ecgcls.predict import load_bundle, run_predict  # noqa: E402
 
 SHARED = Path(os.environ.get("ECGCLS_SHARED", REPO.parent / "shared"))
+
+
+def eik_records(eik: Path, sets: list[str], test_ids: list[int]) -> list[int]:
+    """ecg_ids of the eik-validation pages of ``sets`` (manifest order, each once); raises if one is not a test
+    record (then own renders of it would not be held out)."""
+    import pandas as pd
+
+    m = pd.read_csv(eik / "manifest.csv")
+    ids = list(dict.fromkeys(int(i) for i in m.loc[m["set"].isin(sets), "ecg_id"]))
+    if not ids:
+        raise ValueError(f"{eik}: no pages in sets {sets}")
+    outside = sorted(set(ids) - set(test_ids))
+    if outside:
+        raise ValueError(f"eik records {outside[:5]} are not test-fold records")
+    return ids
 
 
 def page_key(path: str) -> tuple[int, str]:
@@ -187,8 +206,9 @@ def main() -> None:
     ap.add_argument("--eik", default=str(SHARED / "data" / "eik-validation"))
     ap.add_argument("--sets", nargs="+", default=["clean", "distorted", "layouts"])
     ap.add_argument("--n", type=int, default=100, help="render: test records per layout and preset")
-    ap.add_argument("--records", choices=["first", "afib"], default="first",
-                    help="render: the first N test records, or every AFIB record then the first others up to N")
+    ap.add_argument("--records", choices=["first", "afib", "eik"], default="first",
+                    help="render: the first N test records, every AFIB record then the first others up to N, or "
+                         "the records of the eik-validation sets named by --sets")
     ap.add_argument("--layouts", nargs="+", default=["3x4+II", "6x2", "12x1", "cabrera"])
     ap.add_argument("--artifacts", nargs="+", default=["clean", "photo"])
     ap.add_argument("--rhythm", default="rhythm", help="rhythm bundle ('' for none)")
@@ -214,6 +234,8 @@ def main() -> None:
         if args.records == "afib":
             afib = [i for i in ids if i in y_rhythm.index and y_rhythm.loc[i, "AFIB"] > 0]
             ids, folder = afib + [i for i in ids if i not in afib], OUT / "pictures_afib"
+        elif args.records == "eik":
+            ids, folder = eik_records(Path(args.eik), args.sets, ids), OUT / f"pictures_eik_{'_'.join(args.sets)}"
         draw_pages(ids[: args.n], args.layouts, args.artifacts, root, cache, folder, args.workers)
         sets = {preset: folder / preset for preset in args.artifacts}
     work = OUT / name
@@ -221,6 +243,8 @@ def main() -> None:
     res: dict = {"source": args.source, "models": {}, "sets": {}, "test_folds": list(range(1, 8)),
                  "note": "eik-validation is for measuring only (never trained or tuned on)" if args.source == "eik"
                  else f"own renders of the first {args.n} test-fold records" if args.records == "first"
+                 else f"own renders of the records of eik-validation's {', '.join(args.sets)} pages (up to {args.n})"
+                 if args.records == "eik"
                  else f"own renders of {args.n} test-fold records: every one with AFIB, then the first others"}
     all_rows: list[dict] = []
     for set_name, folder in sets.items():
