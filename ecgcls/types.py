@@ -19,6 +19,13 @@ def lead_index(name: str) -> int:
     raise ValueError(f"unknown lead name {name!r}; expected one of {', '.join(LEADS)}")
 
 
+def true_runs(ok: np.ndarray, min_len: int = 1) -> list[tuple[int, int]]:
+    """[start, end) of the runs of True in the 1-D mask ``ok`` at least ``min_len`` samples long (a lead's valid
+    stretches, a row's read columns)."""
+    d = np.diff(np.concatenate([[0], np.asarray(ok, bool).astype(np.int8), [0]]))
+    return [(int(s), int(e)) for s, e in zip(np.flatnonzero(d == 1), np.flatnonzero(d == -1)) if e - s >= min_len]
+
+
 @dataclass
 class Record:
     """A 12-lead ECG on a common timeline.

@@ -11,6 +11,7 @@ import numpy as np
 
 from ecgcls.digitize.stages import LayoutChoice, RowTrace
 from ecgcls.geometry import LAYOUTS, Layout
+from ecgcls.types import true_runs
 
 #: Layouts that share their geometry with a common one (Cabrera = 3×4 in another lead order) are chosen only
 #: when their lead-identity residual is clearly lower (by this much): thin, poorly read real traces leave
@@ -78,10 +79,7 @@ def column_interp(xs: np.ndarray, col: np.ndarray, y: np.ndarray, method: str = 
         return vals
     from scipy.interpolate import Akima1DInterpolator
 
-    edges = np.flatnonzero(np.diff(np.r_[0, ok.astype(np.int8), 0]))
-    for a, b in zip(edges[::2], edges[1::2]):
-        if b - a < 4:
-            continue
+    for a, b in true_runs(ok, 4):
         sel = (xs >= col[a]) & (xs <= col[b - 1])
         if sel.any():
             vals[sel] = Akima1DInterpolator(col[a:b], y[a:b])(xs[sel])

@@ -11,6 +11,8 @@ import warnings
 
 import numpy as np
 
+from ecgcls.types import true_runs
+
 #: the features :func:`rr_features` returns, in this order (see its docstring for units)
 RR_FEATURES: tuple[str, ...] = ("rr_irregularity", "rr_cv", "rr_irregular_frac", "hr_bpm", "n_rr")
 #: leads preferred for R peaks (by index in I, II, III, aVR, aVL, aVF, V1-V6): II, V5, I, V1, aVF
@@ -19,12 +21,6 @@ RHYTHM_LEADS: tuple[int, ...] = (1, 10, 0, 6, 5)
 RR_PLAUSIBLE_MS = (250.0, 2500.0)
 #: a successive RR difference counts as irregular above this fraction of the median RR (the evidence rule's 8 %)
 IRREGULAR_FRAC = 0.08
-
-
-def finite_runs(ok: np.ndarray, min_len: int) -> list[tuple[int, int]]:
-    """[start, end) of the runs of True in ``ok`` at least ``min_len`` samples long."""
-    d = np.diff(np.concatenate([[0], np.asarray(ok, bool).astype(np.int8), [0]]))
-    return [(int(s), int(e)) for s, e in zip(np.flatnonzero(d == 1), np.flatnonzero(d == -1)) if e - s >= min_len]
 
 
 def clean_and_peaks(seg: np.ndarray, fs: float) -> tuple[np.ndarray, dict] | None:
@@ -55,7 +51,7 @@ def rr_stats(rr_runs: list[np.ndarray]) -> dict:
         run = np.asarray(run, float)
         ok = (run > lo) & (run < hi)
         rr.append(run[ok])
-        for s, e in finite_runs(ok, 2):
+        for s, e in true_runs(ok, 2):
             drr.append(np.abs(np.diff(run[s:e])))
     rr_all = np.concatenate(rr) if rr else np.zeros(0)
     d_all = np.concatenate(drr) if drr else np.zeros(0)
@@ -86,7 +82,7 @@ def rr_features(signal: np.ndarray, fs: float, min_run_s: float = 2.0, same_s: f
     tol = same_s * fs
     groups: list[list[tuple[int, int, int]]] = []  # [(lead, start, end), ...] per window
     for i in range(signal.shape[0]):
-        for s, e in finite_runs(np.isfinite(signal[i]), int(min_run_s * fs)):
+        for s, e in true_runs(np.isfinite(signal[i]), int(min_run_s * fs)):
             g = next((g for g in groups if abs(g[0][1] - s) <= tol and abs(g[0][2] - e) <= tol), None)
             if g is None:
                 groups.append([(i, s, e)])

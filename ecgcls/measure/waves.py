@@ -14,8 +14,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ecgcls.measure.rhythm import clean_and_peaks, finite_runs, rr_stats
-from ecgcls.types import LEADS
+from ecgcls.measure.rhythm import clean_and_peaks, rr_stats
+from ecgcls.types import LEADS, true_runs
 
 #: plausible ranges (ms) outside which a beat's interval is treated as a delineation failure, not a finding
 PLAUSIBLE_MS = {"p_ms": (40, 200), "pr_ms": (60, 400), "qrs_ms": (40, 250), "qt_ms": (200, 700)}
@@ -83,7 +83,7 @@ def delineate(x: np.ndarray, fs: float, min_run_s: float = 2.0) -> LeadWaves:
 
     x = np.asarray(x, dtype=float)
     cols: dict[str, list] = {k: [] for k in (*FIDUCIALS, "run")}
-    for k, (s, e) in enumerate(finite_runs(np.isfinite(x), int(min_run_s * fs))):
+    for k, (s, e) in enumerate(true_runs(np.isfinite(x), int(min_run_s * fs))):
         found = clean_and_peaks(x[s:e], fs)
         if found is None:
             continue

@@ -261,12 +261,13 @@ class Predictor:
         for k, p in p_rhy.items():
             feats = (results[k].extra or {}).get("rr")
             x = head_inputs(feats)[None]
-            mixed, ok = head.mix(p[j:j + 1], x)
+            p_rr = head.p_rr(x)
+            mixed, ok = head.mix(p[j:j + 1], x, p_rr)
             q = np.array(p, copy=True)
             q[j] = mixed[0]
             out[k] = q
             used[k] = json_safe({"class": head.cls, "used_rr": bool(ok[0]), "p_net": float(p[j]),
-                                 "p_rr": float(head.p_rr(x)[0]) if ok[0] else None, "rr": feats})
+                                 "p_rr": float(p_rr[0]) if ok[0] else None, "rr": feats})
         return out, used
 
     def _rhythm_thresholds(self, used: dict | None) -> np.ndarray:

@@ -78,11 +78,11 @@ class RRHead:
         z = self.intercept + standardize(x, self.center, self.scale) @ self.coef
         return 1.0 / (1.0 + np.exp(-z))
 
-    def mix(self, p_net: np.ndarray, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def mix(self, p_net: np.ndarray, x: np.ndarray, p_rr: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """(probability, used_rr) per page: the mixed probability where the RR features were measured, else
-        the network's own."""
+        the network's own. ``p_rr``: :meth:`p_rr` of ``x`` where the caller has it already."""
         p_net = np.asarray(p_net, float)
-        p_rr = self.p_rr(x)
+        p_rr = self.p_rr(x) if p_rr is None else np.asarray(p_rr, float)
         ok = np.isfinite(p_rr)
         z = self.net_weight * _logit(p_net) + (1 - self.net_weight) * _logit(np.where(ok, p_rr, 0.5))
         return np.where(ok, 1.0 / (1.0 + np.exp(-z)), p_net), ok
@@ -177,13 +177,13 @@ def fit_head(bundle: str = "rhythm", cls: str = "AFIB", train_folds=(10,), val_f
             "intercept": round(float(lr.intercept_[0]), 6), "net_weight": 0.5}
     head = RRHead(spec)
     ids_v, p_net, x_v, y_v = sets["val"]
-    grid = []
+    grid, p_rr_v = [], head.p_rr(x_v)
     for w in NET_WEIGHTS:
         head.net_weight = w
-        grid.append({"net_weight": w, "auroc": auroc_of(head.mix(p_net, x_v)[0], y_v)})
+        grid.append({"net_weight": w, "auroc": auroc_of(head.mix(p_net, x_v, p_rr_v)[0], y_v)})
     best = max(grid, key=lambda g: (g["auroc"], -abs(g["net_weight"] - 0.5)))  # ties: the even mix
     head.net_weight = spec["net_weight"] = best["net_weight"]
-    p_v, p_rr_v = head.mix(p_net, x_v)[0], head.p_rr(x_v)
+    p_v = head.mix(p_net, x_v, p_rr_v)[0]
     thr = float(M.choose_thresholds(p_v[:, None], y_v[:, None])[0])
     spec["threshold"] = round(thr, 4)
     spec["fit"] = {

@@ -21,7 +21,7 @@ import cv2
 import numpy as np
 
 from ecgcls.geometry import Layout, PageGeometry, Segment, get_layout, page_geometry
-from ecgcls.types import LEADS
+from ecgcls.types import LEADS, true_runs
 
 #: bit index in :attr:`RenderedPage.mask` for calibration pulses and for other ink (text, separators)
 CAL_BIT, TEXT_BIT = 12, 13
@@ -425,14 +425,6 @@ def _ink(img: np.ndarray, mask: np.ndarray, pts: np.ndarray, color, thickness: i
     mask[y0:y1, x0:x1][ys[half], xs[half]] |= np.uint16(1 << bit)
 
 
-def _finite_runs(v: np.ndarray) -> list[tuple[int, int]]:
-    ok = np.isfinite(v)
-    if ok.all():
-        return [(0, len(v))]
-    d = np.diff(np.concatenate([[0], ok.astype(np.int8), [0]]))
-    return list(zip(np.flatnonzero(d == 1), np.flatnonzero(d == -1)))
-
-
 def _header_lines(rng: np.random.Generator, record_id: str, cfg: RenderConfig, geom: PageGeometry) -> list[str]:
     sex = rng.choice(["M", "F"])
     hr, pr, qrs, qt = int(rng.integers(48, 130)), int(rng.integers(120, 220)), int(rng.integers(70, 130)), int(rng.integers(320, 460))
@@ -493,9 +485,8 @@ def render(signal: np.ndarray, fs: float, config: RenderConfig | None = None,
         b = min(signal.shape[1], int(round(seg.t_end * fs)) + 1)  # +1: join neighbouring segments
         vals = signal[seg.lead_idx, a:b]
         pts = geom.segment_points_page(seg, np.nan_to_num(vals), fs)
-        for r0, r1 in _finite_runs(vals):
-            if r1 - r0 >= 2:
-                _ink(img, mask, pts[r0:r1], ink, thick, seg.lead_idx)
+        for r0, r1 in true_runs(np.isfinite(vals), 2):
+            _ink(img, mask, pts[r0:r1], ink, thick, seg.lead_idx)
         xy = pts.copy()
         xy[~np.isfinite(vals)] = np.nan
         segments.append(SegmentTruth(seg.lead, seg.label, seg.row, seg.t_start, seg.t_end, fs, a, xy,
