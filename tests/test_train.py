@@ -90,6 +90,11 @@ def test_bootstrap_auroc_agrees_with_torchmetrics():
     assert np.allclose(M._rank_auroc(p.T, y.T), M.per_class_auroc(p, y), atol=1e-6)
     ci = M.bootstrap_auroc_ci(p, y, n_boot=200)
     assert ((ci[:, 0] <= M.per_class_auroc(p, y)) & (M.per_class_auroc(p, y) <= ci[:, 1])).all()
+    lo, hi = M.bootstrap_macro_auroc_ci(p, y, n_boot=200)
+    assert lo <= M.macro_auroc(p, y) <= hi < 1.0
+    small = M.bootstrap_macro_auroc_ci(p[:60], y[:60], n_boot=200)  # a fifth of the records: a wider interval
+    assert small[1] - small[0] > hi - lo
+    assert M.bootstrap_macro_auroc_ci(y.astype(float), y, n_boot=50) == (1.0, 1.0)  # a perfect ranking
 
 
 @pytest.mark.parametrize("experiment", ["pic2dx_curriculum", "pic2dx_curriculum_gpu", "patchecg_digitized",
