@@ -784,10 +784,14 @@ def _read(sheet: Sheet, ink: str, fs: float, speed_mm_s: float | None, gain_mm_m
     if abs(np.log(scale.ppm_y / found.ppm_y)) > 0.2:
         # the rows' 10 s rescaled a misread grid: rows found at the wrong scale merge or drop (a row's band and
         # the spacing between rows are set in mm), so find and trace them again at the right one; the speed
-        # stays as read, the pulses' heights are measured again
-        rows, traces, extents = _rows_at(inkmap.ink, sheet.dark, scale, layout, name, speed)
-        pulses = read_pulses(traces, scale, w, speed, gain_mm_mv)[0]
-        extent_px = float(np.median(extents))
+        # stays as read, the pulses' heights are measured again. Where no rows are found there, the first
+        # reading stands (as before v30): a page once read is not refused by a second look
+        try:
+            rows, traces, extents = _rows_at(inkmap.ink, sheet.dark, scale, layout, name, speed)
+            pulses = read_pulses(traces, scale, w, speed, gain_mm_mv)[0]
+            extent_px = float(np.median(extents))
+        except DigitizeError:
+            pass
     extent_s = extent_px / (speed * scale.ppm_x)
     window = 10.0 if extent_s > 7.0 else float(max(1.0, np.round(extent_s)))
     choice = choose_layout(traces, rows.candidates, scale.ppm_x, scale.ppm_y, speed, pulses.gain_mm_mv, fs, n,
