@@ -52,18 +52,24 @@ def bootstrap_auroc_ci(probs, targets, n_boot: int = 1000, level: float = 0.95, 
     class are skipped. Meant for small positive counts (e.g. 7 AFIB records), where the point AUROC
     alone says little.
     """
+    per = _bootstrap_aurocs(probs, targets, n_boot, seed)
+    out = np.full((per.shape[1], 2), np.nan)
+    a = (1 - level) / 2
+    for c in range(per.shape[1]):
+        aucs = per[np.isfinite(per[:, c]), c]
+        if len(aucs) >= n_boot // 2:
+            out[c] = np.quantile(aucs, [a, 1 - a])
+    return out
+
+
+def _bootstrap_aurocs(probs, targets, n_boot: int, seed: int) -> np.ndarray:
+    """``(n_boot, C)`` AUROC of each class on ``n_boot`` resamples of the records (with replacement, fixed
+    ``seed``); NaN where a resample has one value of a class only."""
     p, y = np.asarray(probs, dtype=np.float64), np.asarray(targets).astype(np.int64)
     if p.shape != y.shape or p.ndim != 2:
         raise ValueError(f"probs {p.shape} and targets {y.shape} must both be (N, C)")
     idx = np.random.default_rng(seed).integers(0, len(p), size=(n_boot, len(p)))
-    out = np.full((p.shape[1], 2), np.nan)
-    a = (1 - level) / 2
-    for c in range(p.shape[1]):
-        aucs = _rank_auroc(p[idx, c], y[idx, c])
-        aucs = aucs[np.isfinite(aucs)]
-        if len(aucs) >= n_boot // 2:
-            out[c] = np.quantile(aucs, [a, 1 - a])
-    return out
+    return np.stack([_rank_auroc(p[idx, c], y[idx, c]) for c in range(p.shape[1])], 1)
 
 
 def bootstrap_macro_auroc_ci(probs, targets, n_boot: int = 1000, level: float = 0.95, seed: int = 0
@@ -76,14 +82,12 @@ def bootstrap_macro_auroc_ci(probs, targets, n_boot: int = 1000, level: float = 
     On 50 pages with one or two positives in some class the interval is wide; a target stated to two decimals
     needs it beside the point value.
     """
-    p, y = np.asarray(probs, dtype=np.float64), np.asarray(targets).astype(np.int64)
-    if p.shape != y.shape or p.ndim != 2:
-        raise ValueError(f"probs {p.shape} and targets {y.shape} must both be (N, C)")
-    keep = [c for c in range(p.shape[1]) if 0 < y[:, c].sum() < len(y)]
+    per = _bootstrap_aurocs(probs, targets, n_boot, seed)
+    y = np.asarray(targets)
+    keep = [c for c in range(y.shape[1]) if 0 < y[:, c].sum() < len(y)]
     if not keep:
         return float("nan"), float("nan")
-    idx = np.random.default_rng(seed).integers(0, len(p), size=(n_boot, len(p)))
-    per = np.stack([_rank_auroc(p[idx, c], y[idx, c]) for c in keep], 1)  # (n_boot, classes)
+    per = per[:, keep]
     ok = np.isfinite(per).all(1)
     if ok.sum() < n_boot // 2:
         return float("nan"), float("nan")

@@ -409,13 +409,19 @@ def test_a_misread_grid_is_caught_by_the_rows(sig, monkeypatch):
     assert d.scale_method == "grid+rows"
     assert seen[0] == pytest.approx(true / 2, rel=0.01) and seen[-1] == pytest.approx(true, rel=0.01)
     assert len(d.rows) == 3
-    first = P._rows_at  # where the second look finds no rows, the first reading stands (the page is not refused)
-    monkeypatch.setattr(P, "_rows_at", lambda ink, dark, sc, *a: first(ink, dark, sc, *a) if sc.method == "grid"
-                        else (_ for _ in ()).throw(P.DigitizeError("no rows")))
-    again = digitize(page.image)
-    assert again.scale_method == "grid+rows" and len(again.rows) == 3
     assert d.px_per_mm[0] == pytest.approx(true, rel=0.01) and d.px_per_mm[1] == pytest.approx(true, rel=0.01)
     assert _snr(page, d, sig) > 15.0
+
+    first = P._rows_at  # where the second look finds no rows, the first reading stands (the page is not refused)
+
+    def no_rows_when_rescaled(ink, dark, sc, *a):
+        if sc.method != "grid":
+            raise P.DigitizeError("no rows")
+        return first(ink, dark, sc, *a)
+
+    monkeypatch.setattr(P, "_rows_at", no_rows_when_rescaled)
+    again = digitize(page.image)
+    assert again.scale_method == "grid+rows" and len(again.rows) == 3
 
 
 def test_clean_ink_drops_specks_even_when_there_are_very_many():

@@ -60,6 +60,9 @@ NET_INK = {"mode": "gate", "support": 0.3, "support_px": 2, "long_side": None, "
 #: ``weights``: None = ``ecgcls/weights/leadsep.safetensors``. Off, v22's midline rule alone decides.
 SEPARATE = {"on": False, "margin_mm": 3.0, "context_mm": 8.0, "half_mm": 24.0, "threshold": 0.5, "weights": None}
 
+#: a scale corrected by more than this (|log ratio|; by the pulses or by the rows' 10 s) has the rows found again
+RESCALE_REFIND = 0.2
+
 #: bumped whenever the digitizer's output changes, so caches of digitized pictures are rebuilt
 DIGITIZER_VERSION = 30
 
@@ -772,7 +775,7 @@ def _read(sheet: Sheet, ink: str, fs: float, speed_mm_s: float | None, gain_mm_m
     for attempt in range(2):  # the pulses may correct the scale; rows are then found again at the right one
         rows, traces, extents = _rows_at(inkmap.ink, sheet.dark, scale, layout, name, speed_mm_s)
         pulses, new_scale = read_pulses(traces, scale, w, speed_mm_s, gain_mm_mv)
-        changed = abs(np.log(new_scale.ppm_y / scale.ppm_y)) > 0.2
+        changed = abs(np.log(new_scale.ppm_y / scale.ppm_y)) > RESCALE_REFIND
         scale = new_scale
         if not changed:
             break
@@ -781,7 +784,7 @@ def _read(sheet: Sheet, ink: str, fs: float, speed_mm_s: float | None, gain_mm_m
     extent_px = float(np.median(extents))
     found = scale
     scale = _ten_second_rows(scale, extent_px, w - 1 - float(np.median([t.x_end for t in traces])), speed, fs)
-    if abs(np.log(scale.ppm_y / found.ppm_y)) > 0.2:
+    if abs(np.log(scale.ppm_y / found.ppm_y)) > RESCALE_REFIND:
         # the rows' 10 s rescaled a misread grid: rows found at the wrong scale merge or drop (a row's band and
         # the spacing between rows are set in mm), so find and trace them again at the right one; the speed
         # stays as read, the pulses' heights are measured again. Where no rows are found there, the first
