@@ -35,15 +35,16 @@ def ptbxl_root(cache_dir) -> Path:
     return unpack_archive(PACK, cache_dir)
 
 
-def make_tiny_ptbxl(root: Path, n: int = 6, fs_list=(100,), seed: int = 0) -> Path:
-    """Write a tiny PTB-XL-layout root with synthetic signals (for store/error tests)."""
+def make_tiny_ptbxl(root: Path, n: int = 6, fs_list=(100,), seed: int = 0, first_id: int = 1) -> Path:
+    """Write a tiny PTB-XL-layout root with synthetic signals (for store/error tests): ecg_ids ``first_id`` ...
+    ``first_id + n - 1``, patient ``100 + ecg_id``, strat_fold ``1 + ecg_id % 3``."""
     import wfdb
 
     from ecgcls import LEADS
 
     rng = np.random.default_rng(seed)
     rows = []
-    for i in range(1, n + 1):
+    for i in range(first_id, first_id + n):
         row = {"ecg_id": i, "patient_id": float(100 + i), "strat_fold": 1 + (i % 3),
                "scp_codes": "{'NORM': 100.0}" if i % 2 else "{'IMI': 50.0}"}
         for fs, tag, col in ((100, "lr", "filename_lr"), (500, "hr", "filename_hr")):
@@ -67,3 +68,17 @@ def make_tiny_ptbxl(root: Path, n: int = 6, fs_list=(100,), seed: int = 0) -> Pa
 @pytest.fixture()
 def tiny_ptbxl(tmp_path) -> Path:
     return make_tiny_ptbxl(tmp_path / "tiny")
+
+
+EXTRA = SHARED / "data" / "ptbxl-extra.tar.xz"
+
+
+@pytest.fixture(scope="session")
+def extra_archive(cache_dir) -> Path:
+    """The shared ptbxl-extra archive (1,707 training-only records), unpacked once into the cache."""
+    if not EXTRA.is_file():
+        pytest.skip(f"{EXTRA} not found (set ECGCLS_SHARED to the folder holding data/ptbxl-extra.tar.xz)")
+    from ecgcls.data import unpack_archive
+
+    unpack_archive(EXTRA, cache_dir)
+    return EXTRA

@@ -111,3 +111,89 @@ def test_datamodule_batches(ptbxl_root, cache_dir):
     assert dm.describe()["sizes"] == {"train": len(dm.splits["train"]), "val": len(dm.splits["val"]),
                                       "test": len(dm.splits["test"])}
     assert abs(float(x.std()) - 0.2) < 0.3  # mV scale, not ADU
+
+
+# ---- several PTB-XL roots as one dataset ----------------------------------------------------------
+PACK_FOLDS = {"train": [10], "val": [8, 9], "test": [1, 2, 3, 4, 5, 6, 7]}
+
+
+def test_extra_records_train_and_the_pack_test_set_is_unchanged(ptbxl_root, extra_archive, cache_dir):
+    """pack + ptbxl-extra: both carry strat_fold 1-7, yet every extra record trains and the test and validation
+    sets are exactly the pack's (a split by fold number over the merged table would put extra records in test)."""
+    from conftest import PACK
+
+    pack = PTBXLDataModule(root=str(ptbxl_root), cache_dir=str(cache_dir), folds=PACK_FOLDS)
+    both = PTBXLDataModule(cache_dir=str(cache_dir), sources=[
+        {"name": "pack", "archive": str(PACK), "folds": PACK_FOLDS},
+        {"name": "extra", "archive": str(extra_archive), "folds": {"train": [1, 2, 3, 4, 5, 6, 7]}}])
+    pack.setup()
+    both.setup()
+    np.testing.assert_array_equal(both.splits["test"], pack.splits["test"])
+    np.testing.assert_array_equal(both.splits["val"], pack.splits["val"])
+    assert len(pack.splits["test"]) == 308 and len(pack.splits["train"]) == 1765
+    extra_ids = set(both.record_source.index[both.record_source == "extra"])
+    assert len(extra_ids) > 1600 and not extra_ids & (set(both.splits["test"]) | set(both.splits["val"]))
+    assert set(both.splits["train"]) == set(pack.splits["train"]) | extra_ids
+    d = both.describe()
+    assert d["sizes_per_source"] == {"pack": {"train": 1765, "val": 116, "test": 308},
+                                     "extra": {"train": len(extra_ids), "val": 0, "test": 0}}
+    assert [s["name"] for s in d["sources"]] == ["pack", "extra"] and d["sizes"]["train"] == 1765 + len(extra_ids)
+    # extra fold numbers overlap the pack's test folds: the naive split this layer exists to prevent
+    db = both.record_source.to_frame().join(load_database(both.sources[1].root)[["strat_fold"]])
+    assert db.loc[list(extra_ids), "strat_fold"].isin(PACK_FOLDS["test"]).all()
+    x, y = both.dataset("train")[int(np.flatnonzero(np.isin(both.splits["train"], list(extra_ids)))[0])]
+    assert x.shape == (12, 1000) and y.shape == (5,) and float(y.sum()) >= 1
+
+
+def _tiny_sources(tmp_path, second_first_id: int):
+    from conftest import make_tiny_ptbxl
+
+    a = make_tiny_ptbxl(tmp_path / "a", n=6)
+    b = make_tiny_ptbxl(tmp_path / "b", n=6, first_id=second_first_id, seed=1)
+    return [{"name": "a", "root": str(a), "folds": {"train": [1, 2], "test": [3]}},
+            {"name": "b", "root": str(b), "folds": {"train": [1, 2, 3]}}]
+
+
+def test_a_record_in_two_sources_is_an_error(tmp_path):
+    dm = PTBXLDataModule(cache_dir=str(tmp_path / "c"), sources=_tiny_sources(tmp_path, second_first_id=5))
+    with pytest.raises(ValueError, match=r"in both data sources 'a' \(5 \.\.\.\) and 'b'.*\[5, 6\]"):
+        dm.setup()
+
+
+def test_tiny_sources_split_each_by_its_own_folds(tmp_path):
+    dm = PTBXLDataModule(cache_dir=str(tmp_path / "c"), sources=_tiny_sources(tmp_path, second_first_id=101))
+    dm.setup()
+    # source a: folds 1 + i % 3 -> ids 2, 5 are fold 3 (test); source b's fold-3 ids train
+    assert list(dm.splits["test"]) == [2, 5] and list(dm.splits["train"]) == [1, 3, 4, 6, *range(101, 107)]
+    assert "val" not in dm.splits
+    np.testing.assert_allclose(dm.store.get(104), read_wfdb(tmp_path / "b/records100/00000/00104_lr")[0], atol=1e-6)
+    with pytest.raises(KeyError, match="ecg_id 99"):
+        dm.store.get(99)
+
+
+def test_a_patient_across_sources_and_splits_is_caught(tmp_path):
+    specs = _tiny_sources(tmp_path, second_first_id=101)
+    db = pd.read_csv(tmp_path / "b" / "ptbxl_database.csv")
+    db.loc[0, "patient_id"] = 102.0  # b's record 101 (training) belongs to a's patient of record 2 (test)
+    db.to_csv(tmp_path / "b" / "ptbxl_database.csv", index=False)
+    with pytest.raises(ValueError, match="patient 102 appears in both"):
+        PTBXLDataModule(cache_dir=str(tmp_path / "c"), sources=specs).setup()
+
+
+@pytest.mark.parametrize("bad,match", [
+    ({"root": "/x"}, "not both"),
+    ({"sources": [{"name": "a", "root": "/x", "folds": {"tran": [1]}}]}, "unknown split"),
+    ({"sources": [{"name": "a", "root": "/x"}]}, "give its folds"),
+    ({"sources": [{"root": "/x", "folds": {"train": [1]}}]}, "has no name"),
+])
+def test_bad_source_configs_are_named(tmp_path, bad, match):
+    from conftest import make_tiny_ptbxl
+
+    root = make_tiny_ptbxl(tmp_path / "a")
+    kw = dict(bad)
+    if "sources" in kw:
+        kw["sources"] = [{**s, "root": str(root)} for s in kw["sources"]]
+    else:
+        kw["sources"] = [{"name": "a", "root": str(root), "folds": {"train": [1]}}]
+    with pytest.raises(ValueError, match=match):
+        PTBXLDataModule(cache_dir=str(tmp_path / "c"), **kw).setup()

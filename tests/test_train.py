@@ -36,10 +36,40 @@ def test_fast_dev_run_writes_metrics_and_roc(tmp_path, ptbxl_root, cache_dir):
 
 def test_wandb_logger_runs_offline(tmp_path, ptbxl_root, cache_dir):
     pytest.importorskip("wandb")
-    out = run_train(tmp_path, cache_dir, "logger=wandb", f"data.root={ptbxl_root}")
+    out = run_train(tmp_path, cache_dir, "logger=wandb", "data=ptbxl_mini", f"data.root={ptbxl_root}")
     runs = list((out / "wandb").glob("offline-run-*"))
     assert runs, f"no offline W&B run under {out / 'wandb'}"
     assert (out / "metrics.json").is_file()
+
+
+@pytest.mark.parametrize("experiment", ["cnn1d_gpu", "patchecg_gpu"])
+def test_the_full_ptbxl_path_runs_on_the_pack_laid_out_as_the_download(tmp_path, ptbxl_root, cache_dir, experiment):
+    """`python train.py experiment=<model>_gpu data.root=<PTB-XL download>`, one batch on CPU with the pack as the
+    download: one source, PTB-XL's recommended folds, nothing that assumes the pack's split."""
+    out = run_train(tmp_path, cache_dir, f"experiment={experiment}", f"data.root={ptbxl_root}", "trainer=fast_dev_run",
+                    "data.digitized=null", "data.digitized_prob=0", "data.num_workers=0", "data.pin_memory=false",
+                    "layout_eval=false")
+    m = json.loads((out / "metrics.json").read_text())
+    assert m["data"]["folds"] == {"train": [1, 2, 3, 4, 5, 6, 7, 8], "val": [9], "test": [10]}
+    assert [s["name"] for s in m["data"]["sources"]] == ["ptbxl"] and m["data"]["root"] == str(ptbxl_root)
+    assert m["data"]["sizes"]["test"] > 1000  # the pack's fold 10 is the test fold under PTB-XL's split
+    assert m["command"].startswith("python train.py ") and f" experiment={experiment} " in m["command"]
+    assert m["test"]["n"] > 0
+
+
+def test_the_default_data_is_the_pack_and_the_extra_records(tmp_path):
+    """train.py's default data: two sources, the pack's test folds, every extra record in training."""
+    from hydra import compose, initialize_config_dir
+    from omegaconf import OmegaConf
+
+    with initialize_config_dir(config_dir=str(REPO / "configs"), version_base="1.3"):
+        cfg = compose("train", overrides=[f"paths.root_dir={REPO}", "paths.output_dir=/tmp/unused"])
+    c = OmegaConf.to_container(cfg.data, resolve=True)
+    assert c["root"] is None and c["archive"] is None
+    assert [(s["name"], s["folds"]) for s in c["sources"]] == [
+        ("pack", {"train": [10], "val": [8, 9], "test": [1, 2, 3, 4, 5, 6, 7]}),
+        ("extra", {"train": [1, 2, 3, 4, 5, 6, 7]})]
+    assert [Path(s["archive"]).name for s in c["sources"]] == ["ptbxl-mini.tar.xz", "ptbxl-extra.tar.xz"]
 
 
 def test_bad_config_is_rejected(tmp_path, cache_dir):
@@ -51,7 +81,8 @@ def test_bad_config_is_rejected(tmp_path, cache_dir):
 
 def test_eval_reproduces_the_test_score_of_a_checkpoint(tmp_path, ptbxl_root, cache_dir):
     """eval.py on the best checkpoint of a (tiny) run gives the same test AUROC, plus the per-layout table."""
-    small = ["model=patchecg", "model.net.d_model=32", "model.net.depth=1", "model.net.heads=2", f"data.root={ptbxl_root}",
+    small = ["model=patchecg", "model.net.d_model=32", "model.net.depth=1", "model.net.heads=2", "data=ptbxl_mini",
+             f"data.root={ptbxl_root}",
              "+trainer.limit_train_batches=2", "+trainer.limit_val_batches=1", "callbacks=default", "layout_eval=false"]
     out = run_train(tmp_path, cache_dir, "trainer=cpu", "trainer.max_epochs=1", *small)
     trained = json.loads((out / "metrics.json").read_text())
@@ -99,7 +130,8 @@ def test_bootstrap_auroc_agrees_with_torchmetrics():
 
 @pytest.mark.parametrize("experiment", ["pic2dx_curriculum", "pic2dx_curriculum_gpu", "patchecg_digitized",
                                         "cnn1d_digitized", "rhythm", "cnn1d_foreign", "rhythm_foreign",
-                                        "pic2dx_foreign", "patchecg_foreign"])
+                                        "pic2dx_foreign", "patchecg_foreign", "cnn1d_gpu", "patchecg_gpu",
+                                        "rhythm_gpu"])
 def test_experiment_configs_compose(experiment):
     """Every experiment composes and names real components (configs that are not trained in CI included)."""
     from hydra import compose, initialize_config_dir

@@ -11,7 +11,9 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from ecgcls.data.ptbxl import derive_labels, load_database, make_splits, resolve_root
+from ecgcls.data.ptbxl import load_database, resolve_root
+from ecgcls.data.sources import (Source, StoreUnion, make_source_splits, merge_databases, merge_labels,
+                                 resolve_sources)
 from ecgcls.data.store import SignalStore
 
 log = logging.getLogger(__name__)
@@ -104,12 +106,16 @@ class SplitDataModule(L.LightningDataModule):
 
 
 class PTBXLDataModule(SplitDataModule):
-    """PTB-XL signals split by ``strat_fold``.
+    """PTB-XL signals split by ``strat_fold``, from one PTB-XL root or several read as one.
 
     Parameters
     ----------
     root, archive : str
-        A PTB-XL folder, or a ``.tar.xz`` pack unpacked once into ``cache_dir``.
+        A PTB-XL folder, or a ``.tar.xz`` pack unpacked once into ``cache_dir`` (one source, split by ``folds``).
+    sources : list of mappings
+        Instead of ``root``/``archive``: several PTB-XL roots, each ``{name, root | archive, folds}`` with its own
+        ``{split: [strat_fold, ...]}`` (see :mod:`ecgcls.data.sources`): a record belongs to the split its own
+        source's folds give it; an ``ecg_id`` in two sources is an error.
     fs : int
         100 or 500 Hz.
     task : str
@@ -126,8 +132,13 @@ class PTBXLDataModule(SplitDataModule):
                  batch_size: int = 64, num_workers: int = 0, pin_memory: bool = False,
                  train_transform: SignalTransform | None = None, eval_transform: SignalTransform | None = None,
                  eval_seed: int = 1234, limit_records: int | None = None, digitized: dict | None = None,
-                 digitized_prob: float = 0.0) -> None:
+                 digitized_prob: float = 0.0, sources: Sequence[Mapping] | None = None) -> None:
         super().__init__(batch_size, num_workers, pin_memory)
+        if sources and (root or archive):
+            raise ValueError("set data.sources (several PTB-XL roots) or data.root / data.archive (one), not both: "
+                             f"data.root={root!r}, data.archive={archive!r}")
+        self.sources_cfg = [dict(s) for s in sources] if sources else None
+        self.sources: list[Source] = []
         self.root, self.archive, self.cache_dir = root, archive, cache_dir
         self.fs, self.task, self.min_class_count = int(fs), task, min_class_count
         self.folds = {k: [int(f) for f in v] for k, v in (folds or {"train": range(1, 9), "val": [9], "test": [10]}).items()}
@@ -136,25 +147,39 @@ class PTBXLDataModule(SplitDataModule):
         self.digitized_cfg, self.digitized_prob = (dict(digitized) if digitized else None), float(digitized_prob)
         self.digitized = None
 
+    def _resolve_sources(self) -> list[Source]:
+        if self.sources_cfg:
+            return resolve_sources(self.sources_cfg, self.cache_dir)
+        return [Source("ptbxl", resolve_root(self.root, self.archive, self.cache_dir), self.folds)]
+
+    def _union(self, make) -> object:
+        """One store per source (``make(root)``), read as one where there are several."""
+        stores = [make(s.root) for s in self.sources]
+        return stores[0] if len(stores) == 1 else StoreUnion(stores)
+
     def _setup_once(self) -> None:
         if self._prepared:
             return
-        root = resolve_root(self.root, self.archive, self.cache_dir)
-        db = load_database(root)
-        labels = derive_labels(root, self.task, db=db, min_count=self.min_class_count)
-        self.store = SignalStore(root, self.fs, self.cache_dir)
+        self.sources = self._resolve_sources()
+        dbs = [load_database(s.root) for s in self.sources]
+        db = merge_databases(self.sources, dbs)
+        labels = merge_labels(self.sources, self.task, dbs, min_count=self.min_class_count)
+        self.store = self._union(lambda root: SignalStore(root, self.fs, self.cache_dir))
         if self.digitized_cfg is not None:
             from ecgcls.data.digitized import DigitizedStore
 
-            self.digitized = DigitizedStore(root, self.fs, self.cache_dir, **self.digitized_cfg)
+            self.digitized = self._union(lambda root: DigitizedStore(root, self.fs, self.cache_dir,
+                                                                     **self.digitized_cfg))
         labels = labels[labels.index.isin(self.store.ids)]
         self.classes = list(labels.columns)
-        splits = make_splits(db, labels.index, self.folds)
+        splits = make_source_splits(db, labels.index, self.sources)
         if self.limit_records:
             splits = {k: v[: self.limit_records] for k, v in splits.items()}
         self.splits = splits
         self.labels = labels
-        log.info("splits (folds %s): %s", self.folds, {k: len(v) for k, v in splits.items()})
+        self.record_source = db.loc[labels.index, "source"]
+        log.info("splits (%s): %s", "; ".join(f"{s.name} {s.folds}" for s in self.sources),
+                 {k: len(v) for k, v in splits.items()})
         self._prepared = True
 
     def dataset(self, split: str, source: str = "mixed") -> SignalDataset:
@@ -173,11 +198,19 @@ class PTBXLDataModule(SplitDataModule):
                              digitized=self.digitized, digitized_prob=prob)
 
     def describe(self) -> dict:
-        """What a run used: root, rate, label set, classes, folds and split sizes (for metrics JSON)."""
+        """What a run used: sources (root and folds of each), rate, label set, classes, split sizes in all and per
+        source, and the exact members of each split (for metrics JSON and model cards)."""
         self._setup_once()
-        return {"root": str(self.store.root), "fs": self.fs, "task": self.task, "classes": self.classes,
-                "folds": self.folds, "sizes": {k: int(len(v)) for k, v in self.splits.items()},
-                "split_ids": {k: [int(i) for i in v] for k, v in self.splits.items()}}
+        per_source = {s.name: {k: int(np.isin(v, self.record_source.index[self.record_source == s.name]).sum())
+                               for k, v in self.splits.items()} for s in self.sources}
+        out = {"root": str(self.sources[0].root) if len(self.sources) == 1 else [str(s.root) for s in self.sources],
+               "sources": [s.describe() for s in self.sources], "fs": self.fs, "task": self.task,
+               "classes": self.classes, "sizes": {k: int(len(v)) for k, v in self.splits.items()},
+               "sizes_per_source": per_source,
+               "split_ids": {k: [int(i) for i in v] for k, v in self.splits.items()}}
+        if len(self.sources) == 1:
+            out["folds"] = self.sources[0].folds
+        return out
 
 
 class ImageDataset(Dataset):
@@ -216,7 +249,7 @@ class PTBXLImageDataModule(PTBXLDataModule):
         super()._setup_once()
         from ecgcls.data.images import ImageStore
 
-        self.images = ImageStore(self.store.root, self.cache_dir, **self.images_cfg)
+        self.images = self._union(lambda root: ImageStore(root, self.cache_dir, **self.images_cfg))
         kept = {k: v[np.isin(v, self.images.ids)] for k, v in self.splits.items()}
         if any(len(v) == 0 for v in kept.values()):
             raise ValueError(f"the image store {self.images.dir} has no pictures for some split: "

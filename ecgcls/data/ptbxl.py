@@ -168,19 +168,27 @@ def derive_labels(root: str | Path, task: str = "superdiagnostic", db: pd.DataFr
             labels.at[ecg_id, c] = 1
     keep = labels.sum(axis=1) > 0
     dropped = int((~keep).sum()) + int(len(db) - len(rows))
-    labels = labels[keep]
-    counts = labels.sum(axis=0)
-    rare = [c for c in classes if counts[c] < min_count]
-    if rare:
-        log.info("%s: dropping %d classes with < %d positives: %s", task, len(rare), min_count, rare)
-        labels = labels.drop(columns=rare)
-        labels = labels[labels.sum(axis=1) > 0]
+    labels = drop_rare_classes(labels[keep], task, min_count)
     log.info("%s labels: kept %d records, dropped %d without a label in the set", task, len(labels), dropped)
     return labels
 
 
-def make_splits(db: pd.DataFrame, ids: Iterable[int], folds: Mapping[str, Sequence[int]]) -> dict[str, np.ndarray]:
-    """Split ``ids`` by ``strat_fold``; raises if a fold is used twice or a patient spans splits.
+def drop_rare_classes(labels: pd.DataFrame, task: str, min_count: int) -> pd.DataFrame:
+    """``labels`` without the classes that have fewer than ``min_count`` positives, and without the records left
+    with no label at all."""
+    counts = labels.sum(axis=0)
+    rare = [c for c in labels.columns if counts[c] < min_count]
+    if rare:
+        log.info("%s: dropping %d classes with < %d positives: %s", task, len(rare), min_count, rare)
+        labels = labels.drop(columns=rare)
+        labels = labels[labels.sum(axis=1) > 0]
+    return labels
+
+
+def make_splits(db: pd.DataFrame, ids: Iterable[int], folds: Mapping[str, Sequence[int]],
+                allow_empty: bool = False) -> dict[str, np.ndarray]:
+    """Split ``ids`` by ``strat_fold``; raises if a fold is used twice or a patient spans splits, and (unless
+    ``allow_empty``: one of several sources, see :mod:`ecgcls.data.sources`) if a split is empty.
 
     PTB-XL assigns whole patients to folds, so fold splits are patient-disjoint by design; this is
     checked on every record that carries a ``patient_id``.
@@ -194,13 +202,18 @@ def make_splits(db: pd.DataFrame, ids: Iterable[int], folds: Mapping[str, Sequen
             seen[int(f)] = name
     fold_of = db.loc[ids, "strat_fold"].astype(int).to_numpy()
     out = {name: ids[np.isin(fold_of, [int(f) for f in fs])] for name, fs in folds.items()}
-    owner: dict[float, str] = {}
+    check_patients_disjoint(db, out)
     for name, split_ids in out.items():
+        if len(split_ids) == 0 and not allow_empty:
+            raise ValueError(f"split {name!r} (folds {list(folds[name])}) has no labelled records")
+    return out
+
+
+def check_patients_disjoint(db: pd.DataFrame, splits: Mapping[str, np.ndarray]) -> None:
+    """Raise if a ``patient_id`` has records in two splits (records without one are not checked)."""
+    owner: dict[float, str] = {}
+    for name, split_ids in splits.items():
         for pid in db.loc[split_ids, "patient_id"].dropna().unique():
             if pid in owner and owner[pid] != name:
                 raise ValueError(f"patient {pid:.0f} appears in both {owner[pid]!r} and {name!r} splits")
             owner[pid] = name
-    for name, split_ids in out.items():
-        if len(split_ids) == 0:
-            raise ValueError(f"split {name!r} (folds {list(folds[name])}) has no labelled records")
-    return out

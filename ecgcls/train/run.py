@@ -127,7 +127,8 @@ def _setup(cfg: DictConfig):
 def _describe(cfg: DictConfig, dm) -> dict:
     result: dict = {"seed": cfg.seed, "masking": OmegaConf.to_container(cfg.masking) if cfg.get("masking") else {},
                     "data": dm.describe(), "model": cfg.model.net.name if "net" in cfg.model else str(cfg.model._target_),
-                    "torch": torch.__version__, "host": platform.node()}
+                    "torch": torch.__version__, "host": platform.node(),
+                    "command": " ".join(["python train.py", *hydra_overrides()])}
     result["data"].pop("split_ids")
     return result
 
@@ -144,7 +145,7 @@ def _test_and_report(cfg: DictConfig, trainer: L.Trainer, model, dm, ckpt: str |
     if cfg.get("layout_eval"):
         from ecgcls.train.layout_eval import evaluate_layouts, save_layout_report
 
-        result["layouts"] = evaluate_layouts(model, dm, "test")
+        result["layouts"] = evaluate_layouts(model, dm, "test", predictions_to=out_dir / "layout_predictions.npz")
         save_layout_report(result["layouts"], out_dir, result["model"])
         log.info("per-layout test macro AUROC: %s (spread %.4f)",
                  {k: round(v["macro_auroc"], 4) for k, v in result["layouts"]["conditions"].items()},
