@@ -96,6 +96,27 @@ def bootstrap_macro_auroc_ci(probs, targets, n_boot: int = 1000, level: float = 
     return float(lo), float(hi)
 
 
+def bootstrap_macro_auroc_diff_ci(probs_a, probs_b, targets, n_boot: int = 1000, level: float = 0.95,
+                                  seed: int = 0) -> tuple[float, float, float]:
+    """Paired bootstrap of ``macro AUROC(b) − macro AUROC(a)`` on the same records: (difference, low, high).
+
+    Both models are scored on the same resamples (same ``seed``), so what the records have in common cancels; an
+    interval that holds 0 says the two cannot be told apart on this set."""
+    y = np.asarray(targets)
+    keep = [c for c in range(y.shape[1]) if 0 < y[:, c].sum() < len(y)]
+    if not keep:
+        return float("nan"), float("nan"), float("nan")
+    diff = macro_auroc(np.asarray(probs_b)[:, keep], y[:, keep]) - macro_auroc(np.asarray(probs_a)[:, keep], y[:, keep])
+    a_ = _bootstrap_aurocs(probs_a, y, n_boot, seed)[:, keep]
+    b_ = _bootstrap_aurocs(probs_b, y, n_boot, seed)[:, keep]
+    ok = np.isfinite(a_).all(1) & np.isfinite(b_).all(1)
+    if ok.sum() < n_boot // 2:
+        return float(diff), float("nan"), float("nan")
+    a = (1 - level) / 2
+    lo, hi = np.quantile(b_[ok].mean(1) - a_[ok].mean(1), [a, 1 - a])
+    return float(diff), float(lo), float(hi)
+
+
 def choose_thresholds(probs, targets, grid: Sequence[float] | None = None) -> np.ndarray:
     """Per-class decision thresholds maximising F1 (choose them on validation data, never test)."""
     p, y = _t(probs), _t(targets).int()

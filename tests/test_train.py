@@ -128,6 +128,24 @@ def test_bootstrap_auroc_agrees_with_torchmetrics():
     assert M.bootstrap_macro_auroc_ci(y.astype(float), y, n_boot=50) == (1.0, 1.0)  # a perfect ranking
 
 
+def test_paired_bootstrap_of_a_difference():
+    """The paired interval of macro AUROC(b) - macro AUROC(a): 0 for a model against itself, above 0 for a model
+    that ranks better, negated when the two are swapped."""
+    import numpy as np
+
+    from ecgcls import metrics as M
+
+    rng = np.random.default_rng(1)
+    y = (rng.random((400, 3)) < 0.2).astype(int)
+    weak = rng.random((400, 3)) + 0.3 * y
+    strong = rng.random((400, 3)) + 1.0 * y
+    assert M.bootstrap_macro_auroc_diff_ci(weak, weak, y, n_boot=200) == (0.0, 0.0, 0.0)
+    d, lo, hi = M.bootstrap_macro_auroc_diff_ci(weak, strong, y, n_boot=200)
+    assert d == pytest.approx(M.macro_auroc(strong, y) - M.macro_auroc(weak, y)) and 0 < lo <= d <= hi
+    d2, lo2, hi2 = M.bootstrap_macro_auroc_diff_ci(strong, weak, y, n_boot=200)
+    assert (d2, lo2, hi2) == pytest.approx((-d, -hi, -lo))
+
+
 @pytest.mark.parametrize("experiment", ["pic2dx_curriculum", "pic2dx_curriculum_gpu", "patchecg_digitized",
                                         "cnn1d_digitized", "rhythm", "cnn1d_foreign", "rhythm_foreign",
                                         "pic2dx_foreign", "patchecg_foreign", "cnn1d_gpu", "patchecg_gpu",

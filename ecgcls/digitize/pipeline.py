@@ -53,7 +53,7 @@ INK_METHODS = ("classic", "net")
 #: how the network's probabilities become ink (chosen on ecgcls's own validation renders, bench/digitize.py)
 #: ``runtime``: "auto" runs the network with onnxruntime where its graph of the weights is there, else PyTorch
 NET_INK = {"mode": "gate", "support": 0.3, "support_px": 2, "long_side": None, "runtime": "auto"}
-#: opt-in, experimental (off: no network is bundled; see docs/DESIGN-NOTES.md): where two rows' traces hold one ink
+#: opt-in, experimental (off: no network is bundled; see docs/digitizer.md): where two rows' traces hold one ink
 #: run, read each row from the ink the lead separation network (:mod:`ecgcls.digitize.separate`, weights from
 #: ``python train.py experiment=lead_sep``) calls its own, over the shared columns ± ``margin_mm``, the network
 #: seeing ``context_mm`` more each side, in a band ± ``half_mm`` round the row (its training crops: ± 24 mm);
