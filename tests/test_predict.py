@@ -152,27 +152,35 @@ def test_multipage_pdf_rows(tmp_path, good_png):
 
 def test_picture_path_needs_no_digitizer(tmp_path, good_png):
     """A page the digitizer refuses still gets the picture model's answer (paths=picture, the refusal said in
-    the error column); model=both uses whichever paths answered; undecodable files stay errors."""
+    the error column) where it shows ECG traces; a picture with none gets no answer from any path ("not an
+    ECG"); model=both uses whichever paths answered; undecodable files stay errors."""
     folder = tmp_path / "in"
     folder.mkdir()
     Image.open(good_png).save(folder / "good.png")
+    page = np.asarray(Image.open(good_png).convert("RGB"))
+    Image.fromarray(page[:, : page.shape[1] // 4]).save(folder / "strip.png")  # 2.5 s: too little to digitize
     rng = np.random.default_rng(0)
     noise = np.full((900, 1200, 3), 255, np.uint8)
     noise[100:300, 100:300] = rng.integers(0, 255, (200, 200, 3))
     Image.fromarray(noise).save(folder / "noecg.png")
+    Image.fromarray(rng.integers(0, 256, (800, 1200), dtype=np.uint8)).save(folder / "noise.png")
     (folder / "empty.png").write_bytes(b"")
     for model, rhythm in (("pic2dx", None), ("both", "rhythm")):
         out = tmp_path / f"{model}.csv"
         s = run_predict(str(folder), str(out), model=model, workers=1, jsonl=True, rhythm=rhythm)
         rows = {Path(r["path"]).name: r for r in read_rows(out)}
-        assert s["error"] == 1 and rows["empty.png"]["status"] == "error" and rows["empty.png"]["p_NORM"] == ""
-        assert rows["noecg.png"]["status"] == "ok" and rows["noecg.png"]["paths"] == "picture"
-        assert 0 <= float(rows["noecg.png"]["p_NORM"]) <= 1
+        assert s["error"] == 3 and rows["empty.png"]["status"] == "error" and rows["empty.png"]["p_NORM"] == ""
+        for name in ("noecg.png", "noise.png"):  # no path answers a picture without ECG traces
+            assert rows[name]["status"] == "error" and rows[name]["labels"] == "" and rows[name]["p_NORM"] == ""
+            assert "not an ECG" in rows[name]["error"]
+        assert rows["strip.png"]["status"] == "ok" and rows["strip.png"]["paths"] == "picture"
+        assert 0 <= float(rows["strip.png"]["p_NORM"]) <= 1
         good = rows["good.png"]
         assert good["paths"] == ("picture" if model == "pic2dx" else "signal+picture")
         if model == "both":
-            assert rows["noecg.png"]["p_AFIB"] == ""  # rhythm needs the digitized leads: blank, not a guess
-            assert "no ECG trace" in rows["noecg.png"]["error"] and good["layout"] == "3x4+II"
+            assert rows["strip.png"]["p_AFIB"] == ""  # rhythm needs the digitized leads: blank, not a guess
+            assert "too little trace" in rows["strip.png"]["error"] and good["layout"] == "3x4+II"
+            assert "signal path: " in rows["noecg.png"]["error"]  # both paths' reasons
             assert 0 <= float(good["p_AFIB"]) <= 1
             strict = functools.partial(json.loads, parse_constant=lambda c: pytest.fail(f"{c} in the JSONL"))
             j = {Path(x["path"]).name: x for x in map(strict, out.with_suffix(".jsonl").read_text().splitlines())}
@@ -191,7 +199,7 @@ def test_picture_path_needs_no_digitizer(tmp_path, good_png):
             np.testing.assert_allclose(mixed, [g["probs"][c] for c in ["NORM", "MI", "STTC", "CD", "HYP"]], atol=1e-6)
             # labels: each page at the thresholds of the path(s) that answered it, weighted like the probabilities
             sig_t, img_t = load_bundle("patchecg").thresholds, load_bundle("pic2dx").thresholds
-            for name, thr in (("good.png", w * sig_t + (1 - w) * img_t), ("noecg.png", img_t)):
+            for name, thr in (("good.png", w * sig_t + (1 - w) * img_t), ("strip.png", img_t)):
                 want = [c for c, t in zip(["NORM", "MI", "STTC", "CD", "HYP"], thr) if float(rows[name][f"p_{c}"]) >= t]
                 assert [c for c in rows[name]["labels"].split(";") if c not in ("AFIB", "SR", "")] == want
         else:

@@ -1,4 +1,6 @@
 """Trace segmentation: the network, its training data, its training loop, and the bundled weights in use."""
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -138,3 +140,27 @@ def test_onnx_graph_gives_pytorchs_probabilities_and_only_for_its_own_weights(si
     assert sess is None and "other weights" in why
     with pytest.raises(RuntimeError, match="other weights"):
         trace_probability(page.image, weights=w, runtime="onnx")
+
+
+def test_not_an_ecg_from_the_trace_strokes():
+    """A rendered ECG page's strokes span the page several times at any resolution; noise and a natural photograph
+    (scikit-learn's sample picture) do not, and get a reason naming the picture."""
+    import cv2
+    import sklearn
+    from PIL import Image
+
+    from ecgcls.digitize.segment import ECG_MIN_COVER, not_an_ecg, stroke_cover, trace_probability
+
+    page = render(synthetic_ecg(3), 500, RenderConfig(layout="6x2", dpi=150), rng=0).image
+    cover = stroke_cover(trace_probability(page)[0])
+    assert cover > 4 * ECG_MIN_COVER and not_an_ecg(trace_probability(page)[0], "page.png") is None
+    big = cv2.resize(page, None, fx=1.6, fy=1.6, interpolation=cv2.INTER_CUBIC)
+    assert stroke_cover(trace_probability(big)[0]) == pytest.approx(cover, rel=0.25)
+    noise = np.random.default_rng(0).integers(0, 256, (700, 1000, 3), dtype=np.uint8)
+    photo = np.asarray(Image.open(Path(sklearn.__file__).parent / "datasets" / "images" / "china.jpg").convert("RGB"))
+    for name, pic in (("noise.png", noise), ("china.jpg", photo)):
+        why = not_an_ecg(trace_probability(pic)[0], name)
+        assert why is not None and why.startswith(f"{name}: not an ECG")
+        assert stroke_cover(trace_probability(pic)[0]) < ECG_MIN_COVER
+    with pytest.raises(ValueError, match="2-D"):
+        stroke_cover(np.zeros((3, 4, 5)))

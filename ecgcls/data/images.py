@@ -64,12 +64,21 @@ def preprocess(image: np.ndarray, size: tuple[int, int] = (208, 272), method: st
     if method == "trace":
         from ecgcls.digitize.segment import trace_probability
 
-        rgb = image if image.ndim == 3 else cv2.cvtColor(image, cv2.COLOR_GRAY2RGB)
-        return _boost(fit_resize((trace_probability(rgb)[0] * 255.0).astype(np.uint8), size), gain)
+        return trace_picture(trace_probability(as_rgb(image))[0], size, gain)
     if method == "gray":
         gray = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY) if image.ndim == 3 else image
         return fit_resize(255 - gray, size)
     raise ValueError(f"unknown picture preprocessing {method!r}; choose from {', '.join(PREPROCESS_METHODS)}")
+
+
+def as_rgb(image: np.ndarray) -> np.ndarray:
+    """A uint8 picture as RGB (H, W, 3): grayscale is repeated over the channels."""
+    return image if image.ndim == 3 else cv2.cvtColor(image, cv2.COLOR_GRAY2RGB)
+
+
+def trace_picture(prob: np.ndarray, size: tuple[int, int] = (208, 272), gain: float | None = None) -> np.ndarray:
+    """The ``"trace"`` preparation from an ink probability map already computed (H, W) in [0, 1]."""
+    return _boost(fit_resize((prob * 255.0).astype(np.uint8), size), gain)
 
 
 def mask_image(trace_mask: np.ndarray, size: tuple[int, int] = (208, 272)) -> np.ndarray:

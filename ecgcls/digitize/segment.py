@@ -194,3 +194,40 @@ def trace_probability(image: np.ndarray, weights: str | Path | None = None, long
         with torch.inference_mode():
             p = torch.sigmoid(net(x))[0].numpy()
     return np.stack([cv2.resize(c, (w, h), interpolation=cv2.INTER_LINEAR) for c in p]).astype(np.float32)
+
+
+#: Is the picture an ECG at all? Only where the trace network finds pen strokes that, each at least
+#: ``STROKE_MIN_WIDTH`` of the page's width wide, together span ``ECG_MIN_COVER`` page widths. A 12-lead page's
+#: rows span it several times (own renders and real pictures: 0.8–9); random noise, text pages, a blank grid give 0
+#: and natural photographs (sklearn's and matplotlib's sample pictures) at most 0.27. Chosen on those synthetic
+#: negatives and own renders, never on the ecg-image-kit pages (docs/serving.md, "Not an ECG").
+STROKE_MIN_WIDTH = 0.1
+ECG_MIN_COVER = 0.5
+
+
+def stroke_cover(prob: np.ndarray, threshold: float = 0.5, min_width: float = STROKE_MIN_WIDTH,
+                 work_side: int = 1024) -> float:
+    """How many page widths the trace strokes span: the summed horizontal extent of the connected components of
+    ``prob > threshold`` that are at least ``min_width`` of the page wide (and under a third of its height: a
+    smear is no stroke), over the page's width. ``prob``: the trace network's ink probability (H, W), measured at
+    ``work_side`` px on its long side so that the figure does not depend on the picture's resolution."""
+    if prob.ndim != 2 or prob.size == 0:
+        raise ValueError(f"stroke_cover: expected a 2-D probability map, got shape {prob.shape}")
+    k = work_side / max(prob.shape)
+    small = cv2.resize(prob.astype(np.float32), (max(1, int(round(prob.shape[1] * k))),
+                                                 max(1, int(round(prob.shape[0] * k)))),
+                       interpolation=cv2.INTER_AREA if k < 1 else cv2.INTER_LINEAR)
+    mask = (small > threshold).astype(np.uint8)
+    _, _, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+    w, h = stats[1:, cv2.CC_STAT_WIDTH], stats[1:, cv2.CC_STAT_HEIGHT]
+    keep = (w >= min_width * mask.shape[1]) & (h < mask.shape[0] / 3)
+    return float(w[keep].sum() / mask.shape[1])
+
+
+def not_an_ecg(prob: np.ndarray, name: str = "picture") -> str | None:
+    """The reason ``name`` is not taken for an ECG (see :data:`ECG_MIN_COVER`), or None where it is."""
+    cover = stroke_cover(prob)
+    if cover >= ECG_MIN_COVER:
+        return None
+    return (f"{name}: not an ECG (no trace found): the trace network finds pen strokes spanning {cover:.2f} page "
+            f"widths, an ECG page's rows span at least {ECG_MIN_COVER}")

@@ -97,18 +97,48 @@ def read_page(name: str, image: np.ndarray, fs_model: int, n_samples: int, dig_k
     """Read one decoded page. ``dig_kw``: digitize it with these keyword arguments (None: no signal model
     needs it — the digitizer is not run). ``image_prep`` = (size (H, W), method, ink gain): also prepare the
     picture for the picture model; a page the digitizer refuses still gets its picture. ``rr``: also measure
-    the RR-interval features of what was read (``extra['rr']``, for a rhythm bundle's RR head)."""
+    the RR-interval features of what was read (``extra['rr']``, for a rhythm bundle's RR head).
+
+    Not an ECG: a page gets an answer only where some path has evidence of ECG traces. The picture path answers
+    only where the trace network finds ECG-like strokes (:func:`ecgcls.digitize.segment.not_an_ecg`); a page the
+    digitizer read ``uncertain`` is checked the same way, and one it read ``ok`` stands on its own reading."""
     r = (_digitize_page(name, image, fs_model, n_samples, dig_kw, overlay_dir, measure) if dig_kw is not None
          else PageResult(name, "not-run"))
     if rr and r.signal is not None:
         from ecgcls.measure.rhythm import rr_features
 
         r.extra = {**(r.extra or {}), "rr": rr_features(r.signal, fs_model)}
+    prob = None
     if image_prep is not None:
-        from ecgcls.data.images import preprocess
+        from ecgcls.data.images import as_rgb, preprocess, trace_picture
 
-        r.picture = preprocess(image, *image_prep)
+        if image_prep[1] == "trace":  # the trace network's map serves the picture model and the ECG check
+            from ecgcls.digitize.segment import trace_probability
+
+            prob = trace_probability(as_rgb(image))[0]
+            r.picture = trace_picture(prob, image_prep[0], image_prep[2])
+        else:
+            r.picture = preprocess(image, *image_prep)
+    if r.picture is not None or r.status == "uncertain":
+        _check_is_ecg(r, name, image, prob)
     return r
+
+
+def _check_is_ecg(r: PageResult, name: str, image: np.ndarray, prob: np.ndarray | None) -> None:
+    """Drop the answers of a page with no ECG-like strokes (see :func:`read_page`): its picture; its reading too
+    unless the digitizer read it ``ok`` — then only the picture path is dropped, and the reason kept."""
+    from ecgcls.data.images import as_rgb
+    from ecgcls.digitize.segment import not_an_ecg, trace_probability
+
+    why = not_an_ecg(trace_probability(as_rgb(image))[0] if prob is None else prob, name)
+    if why is None:
+        return
+    r.picture = None
+    if r.status == "ok":
+        r.error = f"picture path: {why}"
+        return
+    signal_why = f"; signal path: {r.error}" if r.status == "error" and r.error else ""
+    r.status, r.error, r.signal, r.snr_db = "error", why + signal_why, None, float("nan")
 
 
 def read_file(path: str, fs_model: int, n_samples: int, dig_kw: dict | None, overlay_dir: str | None,
