@@ -189,17 +189,31 @@ def read_set(folder: Path, out: Path, classes: list[str], args) -> dict:
     return rows
 
 
-def cnn1d_probs(rows: dict, folder: Path, out: Path, classes: list[str], args) -> None:
-    """A second ``run_predict(model=cnn1d)`` pass: adds ``probs['cnn1d']`` to the rows."""
+def model_probs(rows: dict, folder: Path, out: Path, classes: list[str], args, key: str = "cnn1d",
+                model: str = "cnn1d") -> None:
+    """A further ``run_predict(model=...)`` pass (a bundled name or a candidate bundle's .json): adds
+    ``probs[key]`` to the rows."""
     import csv
 
-    run_predict(str(folder), str(out), model="cnn1d", rhythm=None, overwrite=True, workers=args.workers,
+    run_predict(str(folder), str(out), model=model, rhythm=None, overwrite=True, workers=args.workers,
                 digitize={"ink": "auto"})
     with open(out, newline="") as fh:
         for r in csv.DictReader(fh):
             if r["path"] in rows:
-                rows[r["path"]]["probs"]["cnn1d"] = ([float(r[f"p_{c}"]) for c in classes]
-                                                     if r["status"] in ("ok", "uncertain") else None)
+                rows[r["path"]]["probs"][key] = ([float(r[f"p_{c}"]) for c in classes]
+                                                 if r["status"] in ("ok", "uncertain") else None)
+
+
+def paired(rows: list[dict], y_super, classes: list[str], a: str, b: str) -> dict | None:
+    """Macro AUROC of ``b`` minus ``a`` on the pages both answered, with its paired 95 % bootstrap interval."""
+    both = [r for r in rows if r["probs"].get(a) is not None and r["probs"].get(b) is not None
+            and r["ecg_id"] in y_super.index]
+    if not both:
+        return None
+    y = y_super.loc[[r["ecg_id"] for r in both], classes].to_numpy(np.float32)
+    d, lo, hi = M.bootstrap_macro_auroc_diff_ci(np.stack([r["probs"][a] for r in both]),
+                                               np.stack([r["probs"][b] for r in both]), y)
+    return {"pages": len(both), "diff": round(d, 4), "ci95": [round(lo, 4), round(hi, 4)]}
 
 
 def main() -> None:
@@ -215,11 +229,20 @@ def main() -> None:
     ap.add_argument("--artifacts", nargs="+", default=["clean", "photo"])
     ap.add_argument("--rhythm", default="rhythm", help="rhythm bundle ('' for none)")
     ap.add_argument("--no-cnn1d", action="store_true", help="skip the separate cnn1d pass")
+    ap.add_argument("--candidates", nargs="*", default=[],
+                    help="KEY=BUNDLE.json=AGAINST: score a candidate bundle as model KEY on the same pages and give "
+                         "its paired difference from model AGAINST (e.g. cnn1d_new=/tmp/c/cnn1d_superdiag.json=cnn1d)")
     ap.add_argument("--workers", type=int, default=os.cpu_count())
     ap.add_argument("--name", default=None)
     ap.add_argument("--no-truth", action="store_true", help="skip the reference rows on true signals")
     ap.add_argument("--truth-only", action="store_true", help="only the reference rows (no picture is read)")
     args = ap.parse_args()
+    candidates = []
+    for spec in args.candidates:
+        parts = spec.split("=")
+        if len(parts) != 3:
+            ap.error(f"--candidates takes KEY=BUNDLE.json=AGAINST, got {spec!r}")
+        candidates.append(tuple(parts))
     name = args.name or f"eval_{args.source}"
     cache = os.path.expanduser(os.environ.get("ECGCLS_CACHE", "~/.cache/ecgcls"))
     root = resolve_root(archive=str(SHARED / "data" / "ptbxl-mini.tar.xz"), cache_dir=cache)
@@ -258,12 +281,17 @@ def main() -> None:
                                 "probs": {} if args.truth_only else
                                 {"patchecg": None, "pic2dx": None, "both": None, "both_even": None}}
         if not args.no_cnn1d and not args.truth_only:
-            cnn1d_probs(rows, folder, work / f"{set_name}_cnn1d.csv", classes, args)
+            model_probs(rows, folder, work / f"{set_name}_cnn1d.csv", classes, args)
+        for key, bundle, _ in candidates:
+            model_probs(rows, folder, work / f"{set_name}_{key}.csv", classes, args, key, bundle)
         if not args.no_truth:
             truth_probs(rows, Path(folder), root, db, args.source, args.rhythm or None)
         rows_l = list(rows.values())
         all_rows += [{**r, "set": set_name} for r in rows_l]
         res["sets"][set_name] = score(rows_l, y_super, y_rhythm, classes)
+        for key, _, against in candidates:
+            res["sets"][set_name].setdefault("paired", {})[f"{key} - {against}"] = paired(rows_l, y_super, classes,
+                                                                                          against, key)
         for m, e in res["sets"][set_name].items():
             if not m.startswith("AFIB"):
                 print(f"{set_name:10s} {m:9s} macro AUROC {e.get('macro_auroc', float('nan')):.4f}  coverage "
@@ -272,6 +300,11 @@ def main() -> None:
             if tag in res["sets"][set_name]:
                 print(f"{set_name:10s} {tag} {res['sets'][set_name][tag]}")
     res["sets"]["all"] = score(all_rows, y_super, y_rhythm, classes)
+    for key, bundle, against in candidates:
+        res["sets"]["all"].setdefault("paired", {})[f"{key} - {against}"] = paired(all_rows, y_super, classes,
+                                                                                   against, key)
+        res["models"][key] = {"bundle": bundle, **{k: v for k, v in load_bundle(bundle).card.items()
+                                                  if k in ("note", "command")}}
     for m in ("cnn1d", "patchecg", "pic2dx", "both"):
         try:
             res["models"][m] = {k: v for k, v in load_bundle({"both": "pic2dx"}.get(m, m)).card.items()
@@ -280,7 +313,7 @@ def main() -> None:
             pass
     # pictures a person would rather look at
     curves, bars = {}, {}
-    for m in ("cnn1d", "patchecg", "pic2dx", "both"):
+    for m in ("cnn1d", "patchecg", "pic2dx", "both", *(c[0] for c in candidates)):
         ans = [r for r in all_rows if r["probs"].get(m) is not None and r["ecg_id"] in y_super.index]
         if ans:
             curves[m] = (np.stack([r["probs"][m] for r in ans]),
@@ -305,13 +338,19 @@ def markdown(res: dict) -> str:
              "|---|---|---|---|---|---|---|---|---|"]
     for s, e in res["sets"].items():
         for m, v in e.items():
-            if m.startswith("AFIB"):
+            if m.startswith("AFIB") or m == "paired":
                 continue
             per = ", ".join(f"{k} {x['macro_auroc']:.3f} ({x['n']})" for k, x in v.get("layouts", {}).items())
             ci = "–".join(f"{x:.3f}" for x in v.get("macro_auroc_ci95", []))
             pos = " ".join(f"{c} {n}" for c, n in v.get("positives", {}).items())
             lines.append(f"| {s} | {m} | {v.get('macro_auroc', float('nan')):.4f} | {ci} | {v['coverage']:.1%} | "
                          f"{v.get('ece', float('nan')):.3f} | {v.get('layout_spread', '')} | {per} | {pos} |")
+    pairs = [(s, k, v) for s, e in res["sets"].items() for k, v in e.get("paired", {}).items() if v]
+    if pairs:
+        lines += ["", "Paired differences on the pages both answered (same resamples; an interval holding 0 is no finding):",
+                  "", "| set | difference | pages | macro AUROC difference | 95 % interval |", "|---|---|---|---|---|"]
+        lines += [f"| {s} | {k} | {v['pages']} | {v['diff']:+.4f} | {v['ci95'][0]:+.4f} to {v['ci95'][1]:+.4f} |"
+                  for s, k, v in pairs]
     lines += ["", "| set | p_AFIB from | pages | AFIB positives | AFIB AUROC | labelled AFIB: positives / others | "
               "per layout (pages, positives) |", "|---|---|---|---|---|---|---|"]
     for s, e in res["sets"].items():

@@ -12,7 +12,7 @@ def main(argv: list[str] | None = None) -> int:
     from ecgcls.export.cli import add_parser as add_export
     from ecgcls.render.cli import add_parser as add_render
 
-    from ecgcls.predict.bundle import add_parser as add_bundle
+    from ecgcls.predict.bundle_cli import add_parser as add_bundle
     from ecgcls.predict.calibrate import add_parser as add_calibrate
     from ecgcls.predict.ppg2ecg import add_parser as add_ppg2ecg
     from ecgcls.predict.rhythm import add_parser as add_rhythm_head

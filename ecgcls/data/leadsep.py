@@ -3,7 +3,7 @@
 Pages come from the renderer's domain randomization (:meth:`~ecgcls.render.RenderConfig.randomized`), drawn
 mostly in the layouts whose rows crowd each other (12×1, 6×2, the two-page 6-row pages) and from the records of
 the chosen folds only. Each page is turned into its darkness map (what the digitizer reads) at
-:data:`~ecgcls.models.leadsep.PX_PER_MM`, and cut into crops centred on one row's baseline; the target is that
+:data:`~ecgcls.data.leadsep_inputs.PX_PER_MM`, and cut into crops centred on one row's baseline; the target is that
 row's ink (every lead printed in it; the renderer keeps each lead's bit where strokes overlap). Most crops are
 centred where the row's ink meets another row's (``contested``), the case the network exists for.
 """
@@ -16,7 +16,7 @@ from torch.utils.data import Dataset
 
 from ecgcls.data.traceseg import TraceSegDataModule, map_drawing
 from ecgcls.digitize.separate import LEVEL_MM, trace_level
-from ecgcls.models.leadsep import PX_PER_MM, row_inputs
+from ecgcls.data.leadsep_inputs import PX_PER_MM, row_inputs
 
 #: bump when the pools' drawing changes, so cached pools are drawn again
 POOL_VERSION = 3

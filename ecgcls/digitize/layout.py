@@ -9,7 +9,7 @@ import warnings
 
 import numpy as np
 
-from ecgcls.digitize.stages import LayoutChoice, RowTrace
+from ecgcls.digitize.stages import LayoutChoice, RowTrace, place  # noqa: F401 (place: its old home)
 from ecgcls.geometry import LAYOUTS, Layout
 from ecgcls.types import true_runs
 
@@ -146,21 +146,6 @@ def segment_placement(layout: Layout, rows: list[RowTrace], ppm_x: float, ppm_y:
                     "y_zero": float(np.median(r.y[cols])) if cols.any() else float(r.y0),
                     "px_per_mv": float(gain * ppm_y) * (-1.0 if seg.inverted else 1.0)})
     return out
-
-
-def place(placement: list[dict], lead: str, t_s: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Where lead ``lead`` was printed at signal times ``t_s`` (s), from :func:`segment_placement`: (x px,
-    y px of 0 mV, px per mV — negative when printed inverted); NaN where the lead was not printed then. Where a
-    lead is printed twice (a column and a rhythm strip), the shorter segment (the column) is used."""
-    t_s = np.atleast_1d(np.asarray(t_s, float))
-    x, y0, k = (np.full(t_s.shape, np.nan) for _ in range(3))
-    for p in sorted(placement, key=lambda p: p["t1"] - p["t0"]):
-        if p["lead"] != lead:
-            continue
-        on = np.isnan(x) & (t_s >= p["t0"]) & (t_s < p["t1"])
-        x[on] = p["x0"] + (t_s[on] - p["t0"]) * p["px_per_s"]
-        y0[on], k[on] = p["y_zero"], p["px_per_mv"]
-    return x, y0, k
 
 
 def _combine(layout: Layout, seg_sigs: list[np.ndarray | None], n: int

@@ -46,7 +46,7 @@ def row_probability(dark_band: np.ndarray, base_y, pitch_px: float, ppm_x: float
     import torch
 
     from ecgcls.digitize.segment import load_trace_net
-    from ecgcls.models.leadsep import PX_PER_MM, row_inputs
+    from ecgcls.data.leadsep_inputs import PX_PER_MM, row_inputs
 
     if dark_band.ndim != 2 or min(dark_band.shape) < 2:
         raise ValueError(f"row_probability: expected a 2-D darkness band, got shape {dark_band.shape}")

@@ -184,8 +184,6 @@ class DigitizedPage:
         """Picture px (x, y) of lead ``lead`` at signal times ``t_s`` (s) — at value ``mv`` (mV) or, without it, on
         the segment's baseline; NaN where the lead was not printed at that time. Where a lead is printed twice
         (a column and a rhythm strip), the shorter segment (the column) is used."""
-        from ecgcls.digitize.layout import place
-
         x, y0, k = place(self.placement, lead, t_s)
         mv = 0.0 if mv is None else np.nan_to_num(np.broadcast_to(np.asarray(mv, float), x.shape))
         return x, y0 - mv * k
@@ -216,3 +214,18 @@ class DigitizedPage:
             k = max_width / img.shape[1]
             img = cv2.resize(img, None, fx=k, fy=k, interpolation=cv2.INTER_AREA)
         return img
+
+
+def place(placement: list[dict], lead: str, t_s: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Where lead ``lead`` was printed at signal times ``t_s`` (s), from :func:`segment_placement`: (x px,
+    y px of 0 mV, px per mV — negative when printed inverted); NaN where the lead was not printed then. Where a
+    lead is printed twice (a column and a rhythm strip), the shorter segment (the column) is used."""
+    t_s = np.atleast_1d(np.asarray(t_s, float))
+    x, y0, k = (np.full(t_s.shape, np.nan) for _ in range(3))
+    for p in sorted(placement, key=lambda p: p["t1"] - p["t0"]):
+        if p["lead"] != lead:
+            continue
+        on = np.isnan(x) & (t_s >= p["t0"]) & (t_s < p["t1"])
+        x[on] = p["x0"] + (t_s[on] - p["t0"]) * p["px_per_s"]
+        y0[on], k[on] = p["y_zero"], p["px_per_mv"]
+    return x, y0, k

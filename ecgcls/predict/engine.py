@@ -245,7 +245,7 @@ class Predictor:
         self.rhy_net = rhy
         self.rr_head = None
         if rhy is not None and rhy.meta.get("rr_head"):
-            from ecgcls.predict.rhythm import RRHead
+            from ecgcls.predict.rrhead import RRHead
 
             self.rr_head = RRHead(rhy.meta["rr_head"])
             if self.rr_head.cls not in rhy.classes:
@@ -283,7 +283,7 @@ class Predictor:
         """The rhythm bundle's probabilities with its RR head's class mixed in on the pages whose RR features were
         measured → (probabilities per page, per page what was used: for the JSONL and the thresholds)."""
         from ecgcls.jsonsafe import json_safe
-        from ecgcls.predict.rhythm import head_inputs
+        from ecgcls.predict.rrhead import head_inputs
 
         head = self.rr_head
         j = self.rhy_net.classes.index(head.cls)

@@ -4,7 +4,7 @@
   digitized leads, against an all-zero (flat-line) baseline; samples that were not read (NaN) stay NaN along the
   path and get no attribution. :func:`per_patch` sums it over windows (PatchECG's own patches), and
   :func:`draw_signal_evidence` maps those windows through the digitizer's placement of each printed segment
-  (:func:`ecgcls.digitize.layout.place`) onto the page, with the measured fiducials.
+  (:func:`ecgcls.digitize.stages.place`) onto the page, with the measured fiducials.
 - **Picture models** (the Pic2Diagnosis ensemble): Grad-CAM (Captum ``LayerGradCam``) on each member's last
   convolution with a spatial map, averaged over members, drawn on the picture as the model saw it.
 
@@ -19,7 +19,7 @@ import torch
 from torch import nn
 
 from ecgcls.data.transforms import fill_missing
-from ecgcls.digitize.layout import place
+from ecgcls.digitize.stages import place
 from ecgcls.types import LEADS
 
 #: fiducial → BGR colour and label for the drawings

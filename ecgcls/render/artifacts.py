@@ -13,7 +13,7 @@ from typing import Callable, Sequence
 import cv2
 import numpy as np
 
-from ecgcls.render.page import Box, RenderedPage
+from ecgcls.render.truth import Box, RenderedPage
 
 
 def _apply_h(pts: np.ndarray, H: np.ndarray) -> np.ndarray:

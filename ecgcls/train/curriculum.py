@@ -39,7 +39,7 @@ def _fit(cfg: DictConfig, model, dm, stage: str, epochs: int, out: Path):
     (val/auroc) weights back into ``model`` (the last weights when no checkpoint callback is configured)."""
     from lightning.pytorch.callbacks import ModelCheckpoint
 
-    from ecgcls.train.run import stage_trainer
+    from ecgcls.train.common import stage_trainer
 
     dm.stage = stage
     model.train()  # Lightning keeps the modes it finds; scoring the previous stage left the model in eval mode

@@ -25,7 +25,7 @@ from omegaconf import DictConfig, OmegaConf
 from torchmetrics import MeanSquaredError
 
 from ecgcls.models import create
-from ecgcls.train.run import hydra_overrides
+from ecgcls.train.common import hydra_overrides
 
 log = logging.getLogger(__name__)
 
@@ -129,7 +129,7 @@ def run_ppg2ecg(cfg: DictConfig) -> dict:
     """Train and test one model per fold in ``cfg.ppg2ecg.folds`` (see module doc)."""
     from ecgcls.jsonsafe import json_safe
     from ecgcls.predict.bundle import save_bundle
-    from ecgcls.train.run import stage_trainer
+    from ecgcls.train.common import stage_trainer
 
     t_all = time.time()
     out_dir = Path(cfg.paths.output_dir)

@@ -22,7 +22,7 @@ from torchmetrics.classification import BinaryF1Score, BinaryJaccardIndex
 
 from ecgcls.models import create
 from ecgcls.models.traceseg import CHANNELS
-from ecgcls.train.run import hydra_overrides
+from ecgcls.train.common import hydra_overrides
 
 log = logging.getLogger(__name__)
 
