@@ -79,6 +79,12 @@ def test_training_loop_runs(tmp_path, ptbxl_root, monkeypatch):
 
     sess, why = load_trace_session(tmp_path / "traceseg.safetensors")  # the run wrote the graph of its weights
     assert sess is not None, why
+    from ecgcls.digitize.segment import trace_probability
+
+    page = render(synthetic_ecg(2), 500, RenderConfig(layout="3x4+II", dpi=100), rng=1).image
+    w = tmp_path / "traceseg.safetensors"  # the graph computes what the network does
+    np.testing.assert_allclose(trace_probability(page, w, runtime="onnx"), trace_probability(page, w, runtime="torch"),
+                               atol=1e-3)
 
 
 def test_bundled_network_finds_the_trace(sig):
