@@ -352,3 +352,26 @@ def test_worker_processes_start_first_and_a_bad_model_still_fails_cleanly(tmp_pa
     with pytest.raises(FileNotFoundError, match="weights bundle not found"):
         run_predict(str(folder), str(tmp_path / "preds.csv"), rhythm=str(tmp_path / "gone.json"), workers=2)
     assert not (tmp_path / "preds.csv").exists()
+
+
+def test_one_default_ink_everywhere():
+    """digitize(), `ecgcls digitize`, predict.py's config, `ecgcls calibrate` and `ecgcls rhythm-head` read a picture
+    the same way unless told otherwise."""
+    import argparse
+    import inspect
+
+    import yaml
+
+    from ecgcls.digitize import DEFAULT_INK, digitize
+    from ecgcls.digitize.cli import add_parser as add_digitize
+    from ecgcls.predict.calibrate import add_parser as add_calibrate
+    from ecgcls.predict.rhythm import add_parser as add_rhythm_head
+
+    assert DEFAULT_INK == "auto" and inspect.signature(digitize).parameters["ink"].default == DEFAULT_INK
+    assert yaml.safe_load((REPO / "configs" / "predict" / "predict.yaml").read_text())["digitize"]["ink"] == DEFAULT_INK
+    parser = argparse.ArgumentParser()
+    sub = parser.add_subparsers(dest="command")
+    for add in (add_digitize, add_calibrate, add_rhythm_head):
+        add(sub)
+    for argv in (["digitize", "x.png", "--out", "o"], ["calibrate", "cnn1d"], ["rhythm-head", "rhythm"]):
+        assert parser.parse_args(argv).ink == DEFAULT_INK, argv

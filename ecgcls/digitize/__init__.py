@@ -7,8 +7,8 @@
 >>> digitize(load_image("scan.jpg"), ink="net")   # the learned trace segmentation instead of a threshold
 """
 from ecgcls.digitize.io import IMAGE_EXTS, PDF_EXTS, ImageError, find_pictures, load_image, load_pages
-from ecgcls.digitize.pipeline import DIGITIZER_VERSION, INK_METHODS, digitize
+from ecgcls.digitize.pipeline import DEFAULT_INK, DIGITIZER_VERSION, INK_METHODS, digitize
 from ecgcls.digitize.stages import DigitizedPage, DigitizeError
 
-__all__ = ["DIGITIZER_VERSION", "INK_METHODS", "IMAGE_EXTS", "PDF_EXTS", "ImageError", "find_pictures", "load_image", "load_pages", "DigitizedPage",
+__all__ = ["DEFAULT_INK", "DIGITIZER_VERSION", "INK_METHODS", "IMAGE_EXTS", "PDF_EXTS", "ImageError", "find_pictures", "load_image", "load_pages", "DigitizedPage",
            "DigitizeError", "digitize"]

@@ -26,8 +26,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--speed", type=float, default=None, help="paper speed, mm/s (default: read from the pulses)")
     p.add_argument("--gain", type=float, default=None, help="mm/mV (default: read the calibration pulse)")
     p.add_argument("--layout", default=None, help="force a layout instead of detecting it")
-    p.add_argument("--ink", default="classic", choices=["classic", "net", "auto"],
-                   help="trace pixels from a darkness threshold (classic) or the trace segmentation network (net)")
+    from ecgcls.digitize.pipeline import DEFAULT_INK
+
+    p.add_argument("--ink", default=DEFAULT_INK, choices=["classic", "net", "auto"],
+                   help="trace pixels from a darkness threshold (classic), the trace segmentation network (net), or "
+                        f"classic and the network where classic reads a page poorly (auto; default: {DEFAULT_INK}, "
+                        "as predict.py and ecgcls serve read)")
     p.add_argument("--no-overlay", action="store_true", help="do not write overlay PNGs")
     p.set_defaults(func=run)
     o = sub.add_parser("traceseg-onnx", help="write the trace network's ONNX graph beside its weights (the digitizer "

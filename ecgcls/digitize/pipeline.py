@@ -50,6 +50,9 @@ STRIP_MATCH = 0.85  # a rhythm strip must repeat its lead's column segment at le
 ROW_BAND = 1.5      # a row's trace is followed within this many row pitches of its baseline (12×1 S waves reach past
                     # the next row's baseline: 1.2 cut them there)
 INK_METHODS = ("classic", "net")
+#: how a picture's trace pixels are found unless told otherwise — one default for digitize(), ``ecgcls digitize``,
+#: predict.py (configs/predict/predict.yaml, checked by a test), ``ecgcls serve`` and ``ecgcls calibrate``
+DEFAULT_INK = "auto"
 #: how the network's probabilities become ink (chosen on ecgcls's own validation renders, bench/digitize.py)
 #: ``runtime``: "auto" runs the network with onnxruntime where its graph of the weights is there, else PyTorch
 NET_INK = {"mode": "gate", "support": 0.3, "support_px": 2, "long_side": None, "runtime": "auto"}
@@ -694,7 +697,7 @@ def _ten_second_rows(scale: Scale, extent_px: float, room_px: float, speed: floa
 
 # ---- main entry -----------------------------------------------------------------------------------------
 def digitize(image: np.ndarray, fs: float = 500.0, speed_mm_s: float | None = None, gain_mm_mv: float | None = None,
-             layout: str | None = None, name: str = "picture", keep_image: bool = True, ink: str = "classic",
+             layout: str | None = None, name: str = "picture", keep_image: bool = True, ink: str = DEFAULT_INK,
              weights=None, drop_bad_leads: bool = True) -> DigitizedPage:
     """Digitize an ECG picture (RGB uint8 (H, W, 3)).
 
@@ -705,8 +708,8 @@ def digitize(image: np.ndarray, fs: float = 500.0, speed_mm_s: float | None = No
     gain_mm_mv : amplitude scale; ``None`` reads it from the calibration pulse (default 10 mm/mV).
     layout : force a layout name from :data:`ecgcls.geometry.LAYOUTS`; ``None`` detects it.
     ink : 'classic' (darkness threshold), 'net' (the trace segmentation network; ``weights`` a
-        ``traceseg.safetensors`` path, default the bundled one) or 'auto' (classic, and where that page is refused
-        or uncertain also net, keeping the reading with the higher predicted SNR).
+        ``traceseg.safetensors`` path, default the bundled one) or 'auto' (:data:`DEFAULT_INK`: classic, and where
+        that page is refused or uncertain also net, keeping the reading with the higher predicted SNR).
     drop_bad_leads : leads whose predicted SNR is below the quality model's ``drop_db`` become NaN.
 
     Raises :class:`DigitizeError` when no ECG trace rows can be found. A page that was read but whose quality

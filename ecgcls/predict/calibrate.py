@@ -17,6 +17,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from ecgcls.digitize.pipeline import DEFAULT_INK
 from ecgcls.data.pagestore import worker_pool
 from ecgcls.predict.engine import PageResult, batched, read_page
 
@@ -55,7 +56,7 @@ def validation_pages(root: str, cache: str, ids, pages_per_record: int = 2, seed
                      fs_model: int = 100, n_model: int = 1000, dig_kw: dict | None = None,
                      image_prep: tuple | None = None, workers: int | None = None) -> tuple[list[int], list[PageResult]]:
     """(ecg_id per page, :class:`PageResult` per page) for ``pages_per_record`` seeded pages of each record."""
-    jobs = [(root, cache, int(i), k, seed, fs_model, n_model, dict(dig_kw or {"ink": "auto"}), image_prep)
+    jobs = [(root, cache, int(i), k, seed, fs_model, n_model, dict(dig_kw or {"ink": DEFAULT_INK}), image_prep)
             for i in ids for k in range(pages_per_record)]
     with worker_pool(workers or os.cpu_count() or 1) as ex:
         res = list(tqdm(ex.map(_val_page, jobs, chunksize=4), total=len(jobs), desc="validation pages", unit="page"))
@@ -74,7 +75,7 @@ def _logits(net, results: list[PageResult]) -> tuple[np.ndarray, np.ndarray]:
 
 
 def calibrate(models: list[str], folds=(8, 9), pages_per_record: int = 2, seed: int = 20261201,
-              ink: str = "auto", workers: int | None = None, write: bool = True, limit: int | None = None) -> dict:
+              ink: str = DEFAULT_INK, workers: int | None = None, write: bool = True, limit: int | None = None) -> dict:
     """Fit and (``write``) store a temperature for each bundled model; returns what was measured."""
     from ecgcls import metrics as M
     from ecgcls.data import derive_labels, load_database
@@ -154,7 +155,7 @@ def add_parser(sub) -> None:
     p.add_argument("models", nargs="+", help="bundled names or bundle .json paths")
     p.add_argument("--folds", nargs="+", type=int, default=[8, 9], help="validation strat_folds (never test)")
     p.add_argument("--pages-per-record", type=int, default=2)
-    p.add_argument("--ink", default="auto", help="the digitizer's ink for signal models (as predict.py)")
+    p.add_argument("--ink", default=DEFAULT_INK, help="the digitizer's ink for signal models (as predict.py)")
     p.add_argument("--workers", type=int, default=None)
     p.add_argument("--dry-run", action="store_true", help="measure only; do not write the bundles")
     p.add_argument("--out", help="also write what was measured (temperatures, ECE, the model=both grid) as JSON")

@@ -19,6 +19,7 @@ import os
 
 import numpy as np
 
+from ecgcls.digitize.pipeline import DEFAULT_INK
 from ecgcls.predict.rrhead import (HEAD_FEATURES, NET_WEIGHTS, RRHead, head_inputs,  # noqa: F401 (re-exported)
                                     page_inputs, standardize)
 
@@ -52,7 +53,7 @@ def _pages(root: str, cache: str, ids: list[int], pages_per_record: int, seed: i
 
 
 def fit_head(bundle: str = "rhythm", cls: str = "AFIB", train_folds=(10,), val_folds=(8, 9),
-             pages_per_record: int = 2, seed: int = 20261203, c: float = 1.0, ink: str = "auto",
+             pages_per_record: int = 2, seed: int = 20261203, c: float = 1.0, ink: str = DEFAULT_INK,
              workers: int | None = None, write: bool = True, store: bool = True, limit: int | None = None) -> dict:
     """Fit the RR head of ``bundle`` for class ``cls`` on training-fold pictures, choose its weight against the
     network and the class threshold on validation-fold pictures, and (``write``) store it in the bundle's JSON.
@@ -151,7 +152,7 @@ def add_parser(sub) -> None:
     p.add_argument("--train-folds", nargs="+", type=int, default=[10])
     p.add_argument("--val-folds", nargs="+", type=int, default=[8, 9], help="for the weight and threshold (never test)")
     p.add_argument("--pages-per-record", type=int, default=2)
-    p.add_argument("--ink", default="auto", help="the digitizer's ink (as predict.py)")
+    p.add_argument("--ink", default=DEFAULT_INK, help="the digitizer's ink (as predict.py)")
     p.add_argument("--workers", type=int, default=None)
     p.add_argument("--dry-run", action="store_true", help="measure only; do not write the bundle")
     p.set_defaults(func=_cli)
