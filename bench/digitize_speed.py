@@ -35,11 +35,11 @@ def _worker(jobs, ink, runtime, barrier, queue):
     cv2.setNumThreads(1)
     from ecgcls.digitize import DigitizeError, digitize, pipeline
 
-    pipeline.NET_INK["runtime"] = runtime
+    net = pipeline.NetInk(runtime=runtime)
     images = [render_page(*j).image for j in jobs]
     if images:
         try:
-            digitize(images[0], keep_image=False, ink=ink)  # warm-up
+            digitize(images[0], keep_image=False, ink=ink, net=net)  # warm-up
         except DigitizeError:
             pass
         if ink != "classic":  # ink=auto may not have needed the network on that page: load it all the same
@@ -50,7 +50,7 @@ def _worker(jobs, ink, runtime, barrier, queue):
     t0, c0, refused = time.time(), time.process_time(), 0
     for im in images:
         try:
-            digitize(im, keep_image=False, ink=ink)
+            digitize(im, keep_image=False, ink=ink, net=net)
         except DigitizeError:
             refused += 1
     queue.put({"start": t0, "end": time.time(), "cpu_s": time.process_time() - c0, "n": len(images),

@@ -42,12 +42,12 @@ def main() -> None:
             pages = [render(sig, 500, RenderConfig(layout=lay, artifacts=PRESETS[s]), rng=rid)
                      for rid, sig in zip(ids, sigs)]
             for on in (False, True):
-                P.SEPARATE.update(on=on, weights=args.weights)
+                separate = P.Separation(on=on, weights=args.weights)
                 snr, per, cpu = [], [], 0.0
                 for page, sig in zip(pages, sigs):
                     t = time.process_time()
                     try:
-                        d = digitize(page.image, keep_image=False, ink="classic")
+                        d = digitize(page.image, keep_image=False, ink="classic", separate=separate)
                         ref = np.where(page.layout.coverage(500, sig.shape[1]), sig, np.nan)
                         v, pl = signal_snr(ref, d.record.signal, 500)
                     except DigitizeError:

@@ -96,13 +96,9 @@ def test_training_loop_runs(tmp_path, ptbxl_root):
     sig = synthetic_ecg(11)
     sig[6:10] *= 2.0
     page = render(sig, FS, RenderConfig(layout="12x1", dpi=120, gain_mm_mv=20), rng=2)
-    old = dict(P.SEPARATE)
-    try:
-        off = digitize(page.image, keep_image=False, ink="classic").record.signal
-        P.SEPARATE.update(on=True, weights=str(tmp_path / "leadsep.safetensors"))
-        on = digitize(page.image, keep_image=False, ink="classic").record.signal
-    finally:
-        P.SEPARATE.update(old)
+    off = digitize(page.image, keep_image=False, ink="classic").record.signal
+    on = digitize(page.image, keep_image=False, ink="classic",
+                  separate=P.Separation(on=True, weights=str(tmp_path / "leadsep.safetensors"))).record.signal
     assert on.shape == off.shape and np.isfinite(on).sum() >= 0.9 * np.isfinite(off).sum()
     changed = np.abs(np.nan_to_num(on, nan=-9) - np.nan_to_num(off, nan=-9)) > 0.05  # mV
     assert changed.mean() < 0.3  # QRS neighbourhoods, not whole leads
@@ -115,13 +111,9 @@ def test_missing_weights_fall_back_with_a_warning(tmp_path):
     sig = synthetic_ecg(11)
     sig[6:10] *= 2.0
     page = render(sig, FS, RenderConfig(layout="12x1", dpi=120, gain_mm_mv=20), rng=2)
-    old = dict(P.SEPARATE)
-    try:
-        P.SEPARATE["on"] = False
-        ref = digitize(page.image, keep_image=False, ink="classic").record.signal
-        P.SEPARATE.update(on=True, weights=str(tmp_path / "none.safetensors"))
-        with pytest.warns(RuntimeWarning, match="not separated"):
-            got = digitize(page.image, keep_image=False, ink="classic").record.signal
-    finally:
-        P.SEPARATE.update(old)
+    assert not P.SEPARATE.on  # off unless asked for
+    ref = digitize(page.image, keep_image=False, ink="classic").record.signal
+    with pytest.warns(RuntimeWarning, match="not separated"):
+        got = digitize(page.image, keep_image=False, ink="classic",
+                       separate=P.Separation(on=True, weights=str(tmp_path / "none.safetensors"))).record.signal
     np.testing.assert_array_equal(np.nan_to_num(got, nan=-9), np.nan_to_num(ref, nan=-9))

@@ -22,6 +22,8 @@ so each can be tested and replaced alone:
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from ecgcls.digitize.grid import (border_band, bridge_lines, clean_ink, darkness, deskew, estimate_skew, find_page_quad,
@@ -53,15 +55,43 @@ INK_METHODS = ("classic", "net")
 #: how a picture's trace pixels are found unless told otherwise — one default for digitize(), ``ecgcls digitize``,
 #: predict.py (configs/predict/predict.yaml, checked by a test), ``ecgcls serve`` and ``ecgcls calibrate``
 DEFAULT_INK = "auto"
-#: how the network's probabilities become ink (chosen on ecgcls's own validation renders, bench/digitize.py)
-#: ``runtime``: "auto" runs the network with onnxruntime where its graph of the weights is there, else PyTorch
-NET_INK = {"mode": "gate", "support": 0.3, "support_px": 2, "long_side": None, "runtime": "auto"}
-#: opt-in, experimental (off: no network is bundled; see docs/digitizer.md): where two rows' traces hold one ink
-#: run, read each row from the ink the lead separation network (:mod:`ecgcls.digitize.separate`, weights from
-#: ``python train.py experiment=lead_sep``) calls its own, over the shared columns ± ``margin_mm``, the network
-#: seeing ``context_mm`` more each side, in a band ± ``half_mm`` round the row (its training crops: ± 24 mm);
-#: ``weights``: None = ``ecgcls/weights/leadsep.safetensors``. Off, v22's midline rule alone decides.
-SEPARATE = {"on": False, "margin_mm": 3.0, "context_mm": 8.0, "half_mm": 24.0, "threshold": 0.5, "weights": None}
+
+
+@dataclass(frozen=True)
+class NetInk:
+    """How the trace network's probabilities become ink (chosen on ecgcls's own validation renders,
+    bench/digitize.py). ``mode``: "gate" (the darkness threshold's edges where the network sees trace nearby) or
+    "net" (the network's pixels); ``runtime``: "auto" runs the network with onnxruntime where its graph of the
+    weights is there, else PyTorch ("onnx", "torch" force one). Passed to :func:`digitize` as ``net=``."""
+
+    mode: str = "gate"
+    support: float = 0.3
+    support_px: int = 2
+    long_side: int | None = None
+    runtime: str = "auto"
+
+
+@dataclass(frozen=True)
+class Separation:
+    """Opt-in, experimental (off: no network is bundled; see docs/digitizer.md): where two rows' traces hold one
+    ink run, read each row from the ink the lead separation network (:mod:`ecgcls.digitize.separate`, weights
+    from ``python train.py experiment=lead_sep``) calls its own, over the shared columns ± ``margin_mm``, the
+    network seeing ``context_mm`` more each side, in a band ± ``half_mm`` round the row (its training crops:
+    ± 24 mm); ``weights``: None = ``ecgcls/weights/leadsep.safetensors``. Off, v22's midline rule alone decides.
+    Passed to :func:`digitize` as ``separate=``."""
+
+    on: bool = False
+    margin_mm: float = 3.0
+    context_mm: float = 8.0
+    half_mm: float = 24.0
+    threshold: float = 0.5
+    weights: str | None = None
+
+
+#: the defaults (frozen: a caller passes its own NetInk / Separation instead of changing these, so worker
+#: processes read pages exactly as the caller asked)
+NET_INK = NetInk()
+SEPARATE = Separation()
 
 #: a scale corrected by more than this (|log ratio|; by the pulses or by the rows' 10 s) has the rows found again
 RESCALE_REFIND = 0.2
@@ -291,7 +321,7 @@ def find_sheet(image: np.ndarray, keep_image: bool = True) -> Sheet:
     return _upright(rectify(image, quad)[0], keep_image, True)
 
 
-def ink_map(sheet: Sheet, method: str = "classic", weights=None) -> InkMap:
+def ink_map(sheet: Sheet, method: str = "classic", weights=None, net: NetInk = NET_INK) -> InkMap:
     """Trace pixels: ``classic`` thresholds the darkness (Otsu among non-paper pixels); ``net`` runs the trace
     segmentation network on the (de-skewed) picture and keeps pixels it calls trace or calibration pulse that
     are also darker than the paper."""
@@ -314,15 +344,15 @@ def ink_map(sheet: Sheet, method: str = "classic", weights=None) -> InkMap:
         raise ValueError("ink='net' needs the picture: find_sheet(..., keep_image=True)")
     from ecgcls.digitize.segment import trace_probability
 
-    prob = trace_probability(sheet.image, weights, NET_INK["long_side"], NET_INK["runtime"])
+    prob = trace_probability(sheet.image, weights, net.long_side, net.runtime)
     p = np.maximum(prob[0], prob[1])
-    if NET_INK["mode"] == "net":
+    if net.mode == "net":
         ink = (p > 0.5) & (dark > 0.08)
     else:  # the darkness threshold's precise edges, kept only where the network sees trace nearby
         import cv2
 
-        r = NET_INK["support_px"]
-        support = cv2.dilate((p > NET_INK["support"]).astype(np.uint8), np.ones((2 * r + 1, 2 * r + 1), np.uint8)) > 0
+        r = net.support_px
+        support = cv2.dilate((p > net.support).astype(np.uint8), np.ones((2 * r + 1, 2 * r + 1), np.uint8)) > 0
         ink = ((dark > thr) | ((p > 0.5) & (dark > 0.08))) & support
     return InkMap(ink, "net", thr, prob, dark_pixels=dark > thr)
 
@@ -392,8 +422,8 @@ def find_trace_rows(ink: np.ndarray, scale: Scale, layout: str | None = None, na
     return Rows([float(y) for y in rows_y], pitch, candidates)
 
 
-def trace_rows(ink: np.ndarray, dark: np.ndarray, rows: Rows, scale: Scale, speed_mm_s: float | None = None
-               ) -> list[RowTrace]:
+def trace_rows(ink: np.ndarray, dark: np.ndarray, rows: Rows, scale: Scale, speed_mm_s: float | None = None,
+               separate: Separation = SEPARATE) -> list[RowTrace]:
     """Follow each row's trace (Viterbi over column ink runs; a second pass makes a trace another row took
     cost extra) and read its calibration pulse (``gain_mm_mv``, ``pulse_px``). The pulse is cut from the row:
     the row's signal starts where its trace starts after the pulse."""
@@ -438,7 +468,7 @@ def trace_rows(ink: np.ndarray, dark: np.ndarray, rows: Rows, scale: Scale, spee
         path_px = float(np.sum(bot[ok] - top[ok] + 1)) if ok.any() else 0.0
         clutter = float(np.log1p(max(0.0, float(ink[a:b].sum()) - path_px) / max(path_px, 1.0)))
         out.append(RowTrace(float(y0), np.arange(w, dtype=float), y_vals, x_start, x_end, g, clutter, pulse))
-    separated = _separate_rows(out, spans, ink, dark, rows, scale, claims)
+    separated = _separate_rows(out, spans, ink, dark, rows, scale, claims, separate)
     _keep_own_side(out, spans, separated)
     return _common_start(out, scale.ppm_x)
 
@@ -456,16 +486,16 @@ def _shared(spans: list[tuple[np.ndarray, np.ndarray]], r: int) -> np.ndarray:
 
 
 def _separate_rows(rows_out: list[RowTrace], spans: list[tuple[np.ndarray, np.ndarray]], ink: np.ndarray,
-                   dark: np.ndarray, rows: Rows, scale: Scale, claims: np.ndarray | None = None
-                   ) -> list[np.ndarray]:
+                   dark: np.ndarray, rows: Rows, scale: Scale, claims: np.ndarray | None = None,
+                   separate: Separation = SEPARATE) -> list[np.ndarray]:
     """Re-read each row where its path shares an ink run with a neighbour's, from the ink the lead separation
-    network calls this row's own (``SEPARATE``); ``rows_out[i].y`` changes in place in those columns (± a
+    network calls this row's own (``separate``); ``rows_out[i].y`` changes in place in those columns (± a
     margin; outside them the path keeps paying for ink other rows took, ``claims`` as in :func:`trace_rows`).
     Returns per row the columns so read (bool (W,)), which the midline rule then leaves alone. Without the
     network's weights nothing changes (and a warning says so once)."""
     w = ink.shape[1]
     done = [np.zeros(w, bool) for _ in rows_out]
-    if not SEPARATE["on"] or len(rows_out) < 2:
+    if not separate.on or len(rows_out) < 2:
         return done
     need = [np.zeros(w, bool) for _ in rows_out]
     for r in range(len(rows_out) - 1):
@@ -478,9 +508,9 @@ def _separate_rows(rows_out: list[RowTrace], spans: list[tuple[np.ndarray, np.nd
 
     from ecgcls.digitize.separate import LEVEL_MM, row_probability, trace_level
 
-    m = max(1, int(round(SEPARATE["margin_mm"] * scale.ppm_x)))
-    c = max(1, int(round(SEPARATE["context_mm"] * scale.ppm_x)))
-    half = SEPARATE["half_mm"] * scale.ppm_y
+    m = max(1, int(round(separate.margin_mm * scale.ppm_x)))
+    c = max(1, int(round(separate.context_mm * scale.ppm_x)))
+    half = separate.half_mm * scale.ppm_y
     for r, n in enumerate(need):
         if not n.any():
             continue
@@ -494,11 +524,11 @@ def _separate_rows(rows_out: list[RowTrace], spans: list[tuple[np.ndarray, np.nd
         level = np.where(np.isfinite(level), level, rows.y[r])
         try:
             p = row_probability(dark[a:b, lo:hi], level - a, rows.pitch, scale.ppm_x, scale.ppm_y,
-                                SEPARATE["weights"])
+                                separate.weights)
         except FileNotFoundError as exc:
             _warn_once(f"overlapping rows not separated: {exc}")
             return done
-        band[:, cols] &= p[:, cols - lo] > SEPARATE["threshold"]
+        band[:, cols] &= p[:, cols - lo] > separate.threshold
         others = None
         if claims is not None:
             others = _claimed_by_others(claims[a:b], r)
@@ -698,7 +728,8 @@ def _ten_second_rows(scale: Scale, extent_px: float, room_px: float, speed: floa
 # ---- main entry -----------------------------------------------------------------------------------------
 def digitize(image: np.ndarray, fs: float = 500.0, speed_mm_s: float | None = None, gain_mm_mv: float | None = None,
              layout: str | None = None, name: str = "picture", keep_image: bool = True, ink: str = DEFAULT_INK,
-             weights=None, drop_bad_leads: bool = True) -> DigitizedPage:
+             weights=None, drop_bad_leads: bool = True, net: NetInk = NET_INK,
+             separate: Separation = SEPARATE) -> DigitizedPage:
     """Digitize an ECG picture (RGB uint8 (H, W, 3)).
 
     Parameters
@@ -711,6 +742,9 @@ def digitize(image: np.ndarray, fs: float = 500.0, speed_mm_s: float | None = No
         ``traceseg.safetensors`` path, default the bundled one) or 'auto' (:data:`DEFAULT_INK`: classic, and where
         that page is refused or uncertain also net, keeping the reading with the higher predicted SNR).
     drop_bad_leads : leads whose predicted SNR is below the quality model's ``drop_db`` become NaN.
+    net, separate : how the trace network's map becomes ink (:class:`NetInk`) and whether crowded rows are read
+        through the lead separation network (:class:`Separation`, off by default) — explicit, so that worker
+        processes read a page exactly as their caller asked.
 
     Raises :class:`DigitizeError` when no ECG trace rows can be found. A page that was read but whose quality
     predicts a poor reading comes back with ``status='uncertain'`` and a ``reason``.
@@ -721,7 +755,7 @@ def digitize(image: np.ndarray, fs: float = 500.0, speed_mm_s: float | None = No
         raise ValueError(f"ink={ink!r}; choose from {', '.join(INK_METHODS + ('auto',))}")
     sheet = find_sheet(image, keep_image=keep_image or ink != "classic")  # one sheet for both ink maps
     kw = dict(fs=fs, speed_mm_s=speed_mm_s, gain_mm_mv=gain_mm_mv, layout=layout, name=name,
-              keep_image=keep_image, weights=weights, drop_bad_leads=drop_bad_leads)
+              keep_image=keep_image, weights=weights, drop_bad_leads=drop_bad_leads, net=net, separate=separate)
     if ink != "auto":
         return _read(sheet, ink, **kw)
     # auto: the threshold where it reads well (fast, precise); the network where it does not
@@ -755,12 +789,12 @@ def _looks_stray(traces: list[RowTrace], cover: list[float], drop: int, narrow: 
 
 
 def _rows_at(ink: np.ndarray, dark: np.ndarray, scale: Scale, layout: str | None, name: str,
-             speed_mm_s: float | None) -> tuple[Rows, list[RowTrace], list[float]]:
+             speed_mm_s: float | None, separate: Separation = SEPARATE) -> tuple[Rows, list[RowTrace], list[float]]:
     """(rows, their traces, each trace's extent in px) found on the ink map at ``scale``; raises where the traced
     rows span too little of the picture to be ECG rows."""
     mask = clean_ink(ink, scale.ppm_y)
     rows = find_trace_rows(mask, scale, layout, name)
-    traces = trace_rows(mask, dark, rows, scale, speed_mm_s)
+    traces = trace_rows(mask, dark, rows, scale, speed_mm_s, separate)
     extents = [r.x_end - r.x_start for r in traces]
     if np.median(extents) < 0.35 * ink.shape[1]:
         raise DigitizeError(f"{name}: no ECG trace rows found (ink rows span only "
@@ -769,14 +803,15 @@ def _rows_at(ink: np.ndarray, dark: np.ndarray, scale: Scale, layout: str | None
 
 
 def _read(sheet: Sheet, ink: str, fs: float, speed_mm_s: float | None, gain_mm_mv: float | None, layout: str | None,
-          name: str, keep_image: bool, weights, drop_bad_leads: bool) -> DigitizedPage:
+          name: str, keep_image: bool, weights, drop_bad_leads: bool, net: NetInk = NET_INK,
+          separate: Separation = SEPARATE) -> DigitizedPage:
     """The stages after :func:`find_sheet`, with one ink map (see :func:`digitize`)."""
-    inkmap = ink_map(sheet, ink, weights)
+    inkmap = ink_map(sheet, ink, weights, net)
     # the grid is measured on what is neither ink by either map nor darker than the classic threshold
     scale = measure_scale(sheet, inkmap.ink | inkmap.dark_pixels)
     w = inkmap.ink.shape[1]
     for attempt in range(2):  # the pulses may correct the scale; rows are then found again at the right one
-        rows, traces, extents = _rows_at(inkmap.ink, sheet.dark, scale, layout, name, speed_mm_s)
+        rows, traces, extents = _rows_at(inkmap.ink, sheet.dark, scale, layout, name, speed_mm_s, separate)
         pulses, new_scale = read_pulses(traces, scale, w, speed_mm_s, gain_mm_mv)
         changed = abs(np.log(new_scale.ppm_y / scale.ppm_y)) > RESCALE_REFIND
         scale = new_scale
@@ -793,7 +828,7 @@ def _read(sheet: Sheet, ink: str, fs: float, speed_mm_s: float | None, gain_mm_m
         # stays as read, the pulses' heights are measured again. Where no rows are found there, the first
         # reading stands (as before v30): a page once read is not refused by a second look
         try:
-            rows, traces, extents = _rows_at(inkmap.ink, sheet.dark, scale, layout, name, speed)
+            rows, traces, extents = _rows_at(inkmap.ink, sheet.dark, scale, layout, name, speed, separate)
             pulses = read_pulses(traces, scale, w, speed, gain_mm_mv)[0]
             extent_px = float(np.median(extents))
         except DigitizeError:
