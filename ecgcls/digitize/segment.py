@@ -198,19 +198,25 @@ def trace_probability(image: np.ndarray, weights: str | Path | None = None, long
 
 #: Is the picture an ECG at all? Only where the trace network finds pen strokes that, each at least
 #: ``STROKE_MIN_WIDTH`` of the page's width wide, together span ``ECG_MIN_COVER`` page widths. A 12-lead page's
-#: rows span it several times (own renders and real pictures: 0.8–9); random noise, text pages, a blank grid give 0
-#: and natural photographs (sklearn's and matplotlib's sample pictures) at most 0.27. Chosen on those synthetic
-#: negatives and own renders, never on the ecg-image-kit pages (docs/serving.md, "Not an ECG").
+#: rows span it several times (own renders 1-9 page widths); random noise, text pages and a blank grid give 0 and
+#: natural photographs (sklearn's and matplotlib's sample pictures) at most 0.27 at the picture path's threshold
+#: (0.5). Chosen on those synthetic negatives and own renders, never on the ecg-image-kit pages
+#: (docs/serving.md, "Not an ECG").
 STROKE_MIN_WIDTH = 0.1
 ECG_MIN_COVER = 0.5
+#: the probability a stroke pixel needs: for the picture path (its input is this map) and, fainter, for a page
+#: the digitizer read but is unsure of (it found rows; only a page where the network sees no stroke at all is
+#: refused: noise gives 0 at 0.1 too)
+PICTURE_STROKE_P, FAINT_STROKE_P = 0.5, 0.1
 
 
-def stroke_cover(prob: np.ndarray, threshold: float = 0.5, min_width: float = STROKE_MIN_WIDTH,
+def stroke_cover(prob: np.ndarray, threshold: float = PICTURE_STROKE_P, min_width: float = STROKE_MIN_WIDTH,
                  work_side: int = 1024) -> float:
     """How many page widths the trace strokes span: the summed horizontal extent of the connected components of
-    ``prob > threshold`` that are at least ``min_width`` of the page wide (and under a third of its height: a
-    smear is no stroke), over the page's width. ``prob``: the trace network's ink probability (H, W), measured at
-    ``work_side`` px on its long side so that the figure does not depend on the picture's resolution."""
+    ``prob > threshold`` that are at least ``min_width`` of the page wide, over the page's width (rows whose
+    strokes touch — a 12×1 page at 20 mm/mV — count once, as one component). ``prob``: the trace network's ink
+    probability (H, W), measured at ``work_side`` px on its long side so the figure does not depend on the
+    picture's resolution."""
     if prob.ndim != 2 or prob.size == 0:
         raise ValueError(f"stroke_cover: expected a 2-D probability map, got shape {prob.shape}")
     k = work_side / max(prob.shape)
@@ -219,14 +225,13 @@ def stroke_cover(prob: np.ndarray, threshold: float = 0.5, min_width: float = ST
                        interpolation=cv2.INTER_AREA if k < 1 else cv2.INTER_LINEAR)
     mask = (small > threshold).astype(np.uint8)
     _, _, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
-    w, h = stats[1:, cv2.CC_STAT_WIDTH], stats[1:, cv2.CC_STAT_HEIGHT]
-    keep = (w >= min_width * mask.shape[1]) & (h < mask.shape[0] / 3)
-    return float(w[keep].sum() / mask.shape[1])
+    w = stats[1:, cv2.CC_STAT_WIDTH]
+    return float(w[w >= min_width * mask.shape[1]].sum() / mask.shape[1])
 
 
-def not_an_ecg(prob: np.ndarray, name: str = "picture") -> str | None:
+def not_an_ecg(prob: np.ndarray, name: str = "picture", threshold: float = PICTURE_STROKE_P) -> str | None:
     """The reason ``name`` is not taken for an ECG (see :data:`ECG_MIN_COVER`), or None where it is."""
-    cover = stroke_cover(prob)
+    cover = stroke_cover(prob, threshold)
     if cover >= ECG_MIN_COVER:
         return None
     return (f"{name}: not an ECG (no trace found): the trace network finds pen strokes spanning {cover:.2f} page "

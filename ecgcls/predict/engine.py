@@ -125,20 +125,27 @@ def read_page(name: str, image: np.ndarray, fs_model: int, n_samples: int, dig_k
 
 
 def _check_is_ecg(r: PageResult, name: str, image: np.ndarray, prob: np.ndarray | None) -> None:
-    """Drop the answers of a page with no ECG-like strokes (see :func:`read_page`): its picture; its reading too
-    unless the digitizer read it ``ok`` — then only the picture path is dropped, and the reason kept."""
+    """Drop the answers of a page without ECG-like strokes (see :func:`read_page`): the picture path's where the
+    trace network's strokes (p > 0.5) span under half the page's width; a reading the digitizer is unsure of where
+    the network sees no stroke at all (p > 0.1); an ``ok`` reading stands, the picture path's reason kept."""
     from ecgcls.data.images import as_rgb
-    from ecgcls.digitize.segment import not_an_ecg, trace_probability
+    from ecgcls.digitize.segment import FAINT_STROKE_P, not_an_ecg, trace_probability
 
-    why = not_an_ecg(trace_probability(as_rgb(image))[0] if prob is None else prob, name)
-    if why is None:
-        return
-    r.picture = None
-    if r.status == "ok":
+    prob = trace_probability(as_rgb(image))[0] if prob is None else prob
+    why = not_an_ecg(prob, name) if r.picture is not None else None
+    if why is not None:
+        r.picture = None
+    if r.status == "uncertain":
+        why_signal = not_an_ecg(prob, name, FAINT_STROKE_P)
+        if why_signal is not None:
+            r.status, r.error, r.signal, r.snr_db = "error", why_signal, None, float("nan")
+        elif why is not None:
+            r.error = f"{r.error}; picture path: {why}" if r.error else f"picture path: {why}"
+    elif why is not None and r.status == "ok":
         r.error = f"picture path: {why}"
-        return
-    signal_why = f"; signal path: {r.error}" if r.status == "error" and r.error else ""
-    r.status, r.error, r.signal, r.snr_db = "error", why + signal_why, None, float("nan")
+    elif why is not None:  # no reading either (refused, or the digitizer was not run)
+        signal_why = f"; signal path: {r.error}" if r.status == "error" and r.error else ""
+        r.status, r.error = "error", why + signal_why
 
 
 def read_file(path: str, fs_model: int, n_samples: int, dig_kw: dict | None, overlay_dir: str | None,
