@@ -138,6 +138,10 @@ def test_extra_records_train_and_the_pack_test_set_is_unchanged(ptbxl_root, extr
     assert d["sizes_per_source"] == {"pack": {"train": 1765, "val": 116, "test": 308},
                                      "extra": {"train": len(extra_ids), "val": 0, "test": 0}}
     assert [s["name"] for s in d["sources"]] == ["pack", "extra"] and d["sizes"]["train"] == 1765 + len(extra_ids)
+    assert d["folds"]["train"] == {"pack": [10], "extra": [1, 2, 3, 4, 5, 6, 7]} and d["folds"]["test"] == {"pack": PACK_FOLDS["test"]}
+    from ecgcls.predict.bundle import limits_text
+
+    assert "Trained on 3436 records of pack + extra" in limits_text({"data": d})
     # extra fold numbers overlap the pack's test folds: the naive split this layer exists to prevent
     db = both.record_source.to_frame().join(load_database(both.sources[1].root)[["strat_fold"]])
     assert db.loc[list(extra_ids), "strat_fold"].isin(PACK_FOLDS["test"]).all()

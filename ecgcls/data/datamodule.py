@@ -208,8 +208,9 @@ class PTBXLDataModule(SplitDataModule):
                "classes": self.classes, "sizes": {k: int(len(v)) for k, v in self.splits.items()},
                "sizes_per_source": per_source,
                "split_ids": {k: [int(i) for i in v] for k, v in self.splits.items()}}
-        if len(self.sources) == 1:
-            out["folds"] = self.sources[0].folds
+        # each split's strat_folds: as PTB-XL writes them for one source, per source where there are several
+        out["folds"] = (self.sources[0].folds if len(self.sources) == 1 else
+                        {k: {s.name: s.folds[k] for s in self.sources if k in s.folds} for k in self.splits})
         return out
 
 

@@ -47,6 +47,10 @@ def card_from_run(metrics: dict, overrides: list[str] | None = None, note: str =
                                           "ablation_macro_auroc", "per_layout", "curriculum", "tags") if k in metrics}
     if isinstance(card.get("data"), dict):
         card["data"] = {k: v for k, v in card["data"].items() if k != "split_ids"}
+        srcs = card["data"].get("sources") or []
+        if "folds" not in card["data"] and srcs:  # (runs of several sources before metrics.json wrote their folds)
+            card["data"]["folds"] = {k: {s["name"]: s["folds"][k] for s in srcs if k in s["folds"]}
+                                     for k in card["data"].get("sizes", {})}
     if overrides is not None:
         card["command"] = " ".join(["python train.py", *overrides])
     if (config or {}).get("init_from"):
@@ -66,7 +70,9 @@ def limits_text(card: dict) -> str:
     parts = ["Research software, not a medical device."]
     sizes, folds = d.get("sizes") or {}, d.get("folds") or {}
     if sizes:
-        src = Path(str(d.get("root", "PTB-XL"))).name or "PTB-XL"
+        roots = d.get("root", "PTB-XL")
+        src = (" + ".join(s["name"] for s in d["sources"]) if isinstance(roots, list) and d.get("sources")
+               else Path(str(roots)).name or "PTB-XL")
         parts.append(f"Trained on {sizes.get('train', '?')} records of {src} (strat_fold {folds.get('train', '?')}, "
                      f"{d.get('task', '?')} labels: {', '.join(d.get('classes', []))}); thresholds chosen on "
                      f"{sizes.get('val', '?')} validation records (folds {folds.get('val', '?')}).")
