@@ -318,13 +318,45 @@ class Predictor:
         """Classify read pages in batches → per page (CSV row, JSON record or None when no model answered).
         Writes each page's report into ``report`` (default: the set-up's ``report`` folder, if any; the pages
         must have been read with overlays and measurements)."""
+        report = report or self.report
+        p_sig, p_img, p_rhy, rr_used = self._path_probabilities(results)
+        out = []
+        for k, r in enumerate(results):
+            if self.measure and (r.extra or {}).get("measurements"):
+                from ecgcls.measure import evidence
+
+                r.extra["evidence"] = evidence(r.extra["measurements"], self.classes)
+            row = {"path": r.path, "error": r.error}
+            mixed = self._mix(r, p_sig.get(k), p_img.get(k))
+            if mixed is None:  # no path answered this page
+                row["status"] = "error"
+                out.append((row, None))
+                continue
+            p, parts, w, thr = mixed
+            pr = p
+            if self.rhy_net:  # rhythm only where the digitizer read the page; blank (not a guess) elsewhere
+                pr = np.concatenate([p, p_rhy[k] if k in p_rhy else np.full(len(self.rhy_net.classes), np.nan)])
+                thr = np.concatenate([thr, self._rhythm_thresholds(rr_used.get(k))])
+            row, page = self._row_and_page(r, row, parts, pr, thr)
+            record = {**page, "signal_weight": w if len(parts) == 2 else None,
+                      "path_probs": {"signal": [float(v) for v in p_sig[k]] if k in p_sig else None,
+                                     "picture": [float(v) for v in p_img[k]] if k in p_img else None},
+                      "snr_pred_db": None if np.isnan(r.snr_db) else r.snr_db,
+                      **{key: v for key, v in (r.extra or {}).items() if key != "rr"},  # (in "rhythm", JSON-safe)
+                      **({"rhythm": rr_used[k]} if k in rr_used else {})}
+            if report:
+                record["report"] = self._write_report(report, r, row, page, pr, {
+                    "signal": self.sig_net if k in p_sig else None, "picture": self.img_net if k in p_img else None,
+                    "rhythm": self.rhy_net if k in p_rhy else None})
+            out.append((row, record))
+        return out
+
+    def _path_probabilities(self, results: list[PageResult]) -> tuple[dict, dict, dict, dict]:
+        """Each path's calibrated probabilities by page index, in batches: signal model, picture model, rhythm
+        model (with its RR head mixed in where it has one), and per page what the RR head used."""
         import torch
 
-        from ecgcls.predict.combine import signal_weight
-
-        report = report or self.report
-        overlays = self.overlays or report  # (a report is drawn on its page's overlay; read_file wrote it there)
-        sig_net, img_net, rhy_net, classes = self.sig_net, self.img_net, self.rhy_net, self.classes
+        sig_net, img_net, rhy_net = self.sig_net, self.img_net, self.rhy_net
         read = [k for k, r in enumerate(results) if r.signal is not None]
         pics = [k for k, r in enumerate(results) if r.picture is not None]
         p_sig = p_rhy = p_img = rr_used = {}
@@ -339,69 +371,56 @@ class Predictor:
         if pics and img_net:
             p_img = dict(zip(pics, batched(img_net, torch.stack([img_net.picture_tensor(results[k].picture)
                                                                   for k in pics]))))
-        out = []
-        for k, r in enumerate(results):
-            if self.measure and (r.extra or {}).get("measurements"):
-                from ecgcls.measure import evidence
+        return p_sig, p_img, p_rhy, rr_used
 
-                r.extra["evidence"] = evidence(r.extra["measurements"], classes)
-            row = {"path": r.path, "error": r.error}
-            parts, w = [], 0.0
-            if k in p_sig and k in p_img:
-                w = signal_weight(r.snr_db, **self.combine_kw)
-                p, parts = w * p_sig[k] + (1 - w) * p_img[k], ["signal", "picture"]
-            elif k in p_sig:
-                p, parts = p_sig[k], ["signal"]
-            elif k in p_img:
-                p, parts = p_img[k], ["picture"]
-            else:
-                p = None
-            if p is None:
-                row["status"] = "error"
-                out.append((row, None))
-                continue
-            # the digitizer's verdict when its reading is used; a picture-only answer is ok, and says why the
-            # signal path is missing (if it was tried) in the error column
-            status = r.status if "signal" in parts else "ok"
-            if "signal" not in parts and r.status == "error":
-                row["error"] = f"signal path: {r.error}"
-            pr = p
-            # each path's thresholds were chosen on validation for its own probabilities: a page gets those of the
-            # path(s) that answered it, mixed with the same weight as the probabilities
-            thr = (w * sig_net.thresholds + (1 - w) * img_net.thresholds if len(parts) == 2
-                   else sig_net.thresholds if parts == ["signal"] else img_net.thresholds)
-            if rhy_net:  # rhythm only where the digitizer read the page; blank (not a guess) elsewhere
-                pr = np.concatenate([p, p_rhy[k] if k in p_rhy else np.full(len(rhy_net.classes), np.nan)])
-                thr = np.concatenate([thr, self._rhythm_thresholds(rr_used.get(k))])
-            row.update(paths="+".join(parts), layout=r.layout, quality="" if np.isnan(r.quality) else f"{r.quality:.3f}",
-                       labels=";".join(c for c, v, t in zip(classes, pr, thr) if v >= t))
-            row.update({f"p_{c}": ("" if np.isnan(v) else f"{v:.4f}") for c, v in zip(classes, pr)})
-            row["status"] = status
-            page = {"path": r.path, "status": status, "reason": row["error"], "paths": row["paths"],
-                    "layout": r.layout, "quality": None if np.isnan(r.quality) else r.quality,
-                    "probs": {c: (None if np.isnan(v) else float(v)) for c, v in zip(classes, pr)}}
-            record = {**page, "signal_weight": w if len(parts) == 2 else None,
-                      "path_probs": {"signal": [float(v) for v in p_sig[k]] if k in p_sig else None,
-                                     "picture": [float(v) for v in p_img[k]] if k in p_img else None},
-                      "snr_pred_db": None if np.isnan(r.snr_db) else r.snr_db,
-                      **{key: v for key, v in (r.extra or {}).items() if key != "rr"},  # (in "rhythm", JSON-safe)
-                      **({"rhythm": rr_used[k]} if k in rr_used else {})}
-            if report:
-                from ecgcls.predict.report import explain_page, write_report
+    def _mix(self, r: PageResult, p_sig: np.ndarray | None, p_img: np.ndarray | None):
+        """One page's answer from the paths that answered it: (probabilities, the paths, the signal path's weight,
+        thresholds) or None. Both paths: mixed by the page's predicted reading quality
+        (:func:`~ecgcls.predict.combine.signal_weight`); each path's thresholds were chosen on validation for its
+        own probabilities, so a page gets those of the path(s) that answered it, mixed with the same weight."""
+        from ecgcls.predict.combine import signal_weight
 
-                stem = page_stem(r.path)
-                labels = row["labels"].split(";") if row["labels"] else []
-                shown = labels[:3] or [classes[int(np.nanargmax(pr))]]  # the labels given, else the likeliest
-                where = explain_page(report, stem, r, shown, {"signal": sig_net if k in p_sig else None,
-                                                                   "picture": img_net if k in p_img else None,
-                                                                   "rhythm": rhy_net if k in p_rhy else None},
-                                     Path(overlays) / f"{stem}_overlay.png")
-                record["report"] = str(write_report(report, stem, {
-                    **page, "labels": labels, "measurements": (r.extra or {}).get("measurements"),
-                    "evidence": (r.extra or {}).get("evidence"), "attribution": where},
-                    Path(overlays) / f"{stem}_overlay.png"))
-            out.append((row, record))
-        return out
+        if p_sig is not None and p_img is not None:
+            w = signal_weight(r.snr_db, **self.combine_kw)
+            return (w * p_sig + (1 - w) * p_img, ["signal", "picture"], w,
+                    w * self.sig_net.thresholds + (1 - w) * self.img_net.thresholds)
+        if p_sig is not None:
+            return p_sig, ["signal"], 0.0, self.sig_net.thresholds
+        if p_img is not None:
+            return p_img, ["picture"], 0.0, self.img_net.thresholds
+        return None
+
+    def _row_and_page(self, r: PageResult, row: dict, parts: list[str], pr: np.ndarray, thr: np.ndarray
+                      ) -> tuple[dict, dict]:
+        """The page's CSV row and the JSON record's common part. The status is the digitizer's verdict where its
+        reading is used; a picture-only answer is ok, and says why the signal path is missing (if it was tried) in
+        the error column."""
+        classes = self.classes
+        status = r.status if "signal" in parts else "ok"
+        if "signal" not in parts and r.status == "error":
+            row["error"] = f"signal path: {r.error}"
+        row.update(paths="+".join(parts), layout=r.layout, quality="" if np.isnan(r.quality) else f"{r.quality:.3f}",
+                   labels=";".join(c for c, v, t in zip(classes, pr, thr) if v >= t))
+        row.update({f"p_{c}": ("" if np.isnan(v) else f"{v:.4f}") for c, v in zip(classes, pr)})
+        row["status"] = status
+        page = {"path": r.path, "status": status, "reason": row["error"], "paths": row["paths"],
+                "layout": r.layout, "quality": None if np.isnan(r.quality) else r.quality,
+                "probs": {c: (None if np.isnan(v) else float(v)) for c, v in zip(classes, pr)}}
+        return row, page
+
+    def _write_report(self, report: str, r: PageResult, row: dict, page: dict, pr: np.ndarray, nets: dict) -> str:
+        """The page's JSON and HTML report (drawn on its overlay) → the report's path."""
+        from ecgcls.predict.report import explain_page, write_report
+
+        overlays = self.overlays or report  # (a report is drawn on its page's overlay; read_file wrote it there)
+        stem = page_stem(r.path)
+        labels = row["labels"].split(";") if row["labels"] else []
+        shown = labels[:3] or [self.classes[int(np.nanargmax(pr))]]  # the labels given, else the likeliest
+        overlay = Path(overlays) / f"{stem}_overlay.png"
+        where = explain_page(report, stem, r, shown, nets, overlay)
+        return str(write_report(report, stem, {
+            **page, "labels": labels, "measurements": (r.extra or {}).get("measurements"),
+            "evidence": (r.extra or {}).get("evidence"), "attribution": where}, overlay))
 
 
 def run_predict(input: str, output: str, model: str = "cnn1d", batch_size: int = 16, workers: int | None = None,
