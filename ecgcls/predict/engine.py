@@ -450,64 +450,80 @@ def run_predict(input: str, output: str, model: str = "cnn1d", batch_size: int =
 
         pred = Predictor(model, rhythm, combine, digitize, measure, report, overlays)
         files = [str(p) for p in find_pictures(input)]
-        writer = ResumableCSV(output, pred.columns, overwrite=overwrite)
+        sink = _Sink(ResumableCSV(output, pred.columns, overwrite=overwrite),
+                     Path(output).with_suffix(".jsonl") if jsonl else None, t_start)
         todo = [f for f in files
-                if f not in writer.done and not any(d.startswith(f + "#page=") for d in writer.done)]
-        jl = open(Path(output).with_suffix(".jsonl"), "a", encoding="utf-8") if jsonl else None
-        counts = {"ok": 0, "uncertain": 0, "error": 0}
-        errors: list[str] = []
+                if f not in sink.writer.done and not any(d.startswith(f + "#page=") for d in sink.writer.done)]
         use_pool = pool is not None and len(todo) > 1
         # with worker processes reading on every core, classifying here gets one thread: a second only contends
         # with them (bench/results/predict_main_threads.json); reading here too, every core
         threads = torch.get_num_threads()
         torch.set_num_threads(1 if use_pool else max(1, os.cpu_count() or 1))
-
-        first: dict = {}  # when the first batch of rows was written (start-up: worker processes, first pages)
-
-        def emit(results: list[PageResult], n_files: int) -> None:
-            for row, record in pred.answer(results):
-                if row["status"] == "error":
-                    errors.append(row["error"])
-                elif jl:
-                    jl.write(json.dumps(record) + "\n")
-                    jl.flush()
-                counts[row["status"]] += 1
-                writer.write(row)
-            if not first:
-                first.update(first_batch_s=round(time.perf_counter() - t_start, 3), first_batch_files=n_files)
-
         bar = tqdm(total=len(todo), desc=f"predicting ({pred.name})", unit="file")
-        args = pred.read_args()
         try:
-            if use_pool:
-                # a stream, not batches: the workers read the next files while this process classifies and
-                # writes, and no worker waits for the slowest file of a batch; a bounded window keeps memory flat
-                pending: deque = deque()
-                files_left = iter(todo)
-                done: list[PageResult] = []
-                n_done = 0
-                while True:
-                    while len(pending) < 4 * workers and (f := next(files_left, None)) is not None:
-                        pending.append(pool.submit(read_file, f, *args))
-                    if not pending:
-                        break
-                    done += pending.popleft().result()
-                    n_done += 1
-                    bar.update(1)
-                    if len(done) >= batch_size or not pending:
-                        emit(done, n_done)
-                        done, n_done = [], 0
-            else:
-                for chunk in _chunks(todo, batch_size):
-                    emit([r for f in chunk for r in pred.read(f)], len(chunk))
-                    bar.update(len(chunk))
+            for results, n_files in _read_batches(pred, todo, pool if use_pool else None, workers, batch_size, bar):
+                sink.emit(pred.answer(results), n_files)
         finally:
             bar.close()
-            writer.close()
-            if jl:
-                jl.close()
+            sink.close()
             torch.set_num_threads(threads)
-        timing = {"seconds": round(time.perf_counter() - t_start, 3), **first}
-        return {"files": len(files), "skipped": len(files) - len(todo), **counts, "errors": errors,
-                "timing": timing, "output": str(output), "model": pred.name,
-                "moved_old_output_to": str(writer.moved_to or "")}
+        return {"files": len(files), "skipped": len(files) - len(todo), **sink.counts, "errors": sink.errors,
+                "timing": {"seconds": round(time.perf_counter() - t_start, 3), **sink.first},
+                "output": str(output), "model": pred.name, "moved_old_output_to": str(sink.writer.moved_to or "")}
+
+
+def _read_batches(pred: Predictor, todo: list[str], pool, workers: int, batch_size: int, bar
+                  ) -> Iterator[tuple[list[PageResult], int]]:
+    """Read ``todo`` → batches of read pages with the number of files they came from. With a worker ``pool``: a
+    stream, not batches: the workers read the next files while this process classifies and writes, and no worker
+    waits for the slowest file of a batch; a bounded window keeps memory flat. Without one: here, in chunks."""
+    if pool is None:
+        for chunk in _chunks(todo, batch_size):
+            yield [r for f in chunk for r in pred.read(f)], len(chunk)
+            bar.update(len(chunk))
+        return
+    args = pred.read_args()
+    pending: deque = deque()
+    files_left = iter(todo)
+    done: list[PageResult] = []
+    n_done = 0
+    while True:
+        while len(pending) < 4 * workers and (f := next(files_left, None)) is not None:
+            pending.append(pool.submit(read_file, f, *args))
+        if not pending:
+            break
+        done += pending.popleft().result()
+        n_done += 1
+        bar.update(1)
+        if len(done) >= batch_size or not pending:
+            yield done, n_done
+            done, n_done = [], 0
+
+
+class _Sink:
+    """Where answered pages go: the CSV (resumable), the JSONL (pages with an answer), the counts by status, the
+    errors, and when the first batch was written (start-up: worker processes, first pages)."""
+
+    def __init__(self, writer: ResumableCSV, jsonl: Path | None, t_start: float) -> None:
+        self.writer, self.t_start = writer, t_start
+        self.jl = open(jsonl, "a", encoding="utf-8") if jsonl else None
+        self.counts = {"ok": 0, "uncertain": 0, "error": 0}
+        self.errors: list[str] = []
+        self.first: dict = {}
+
+    def emit(self, answers: list[tuple[dict, dict | None]], n_files: int) -> None:
+        for row, record in answers:
+            if row["status"] == "error":
+                self.errors.append(row["error"])
+            elif self.jl:
+                self.jl.write(json.dumps(record) + "\n")
+                self.jl.flush()
+            self.counts[row["status"]] += 1
+            self.writer.write(row)
+        if not self.first:
+            self.first.update(first_batch_s=round(time.perf_counter() - self.t_start, 3), first_batch_files=n_files)
+
+    def close(self) -> None:
+        self.writer.close()
+        if self.jl:
+            self.jl.close()
