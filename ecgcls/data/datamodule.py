@@ -201,8 +201,8 @@ class PTBXLDataModule(SplitDataModule):
         """What a run used: sources (root and folds of each), rate, label set, classes, split sizes in all and per
         source, and the exact members of each split (for metrics JSON and model cards)."""
         self._setup_once()
-        per_source = {s.name: {k: int(np.isin(v, self.record_source.index[self.record_source == s.name]).sum())
-                               for k, v in self.splits.items()} for s in self.sources}
+        per_source = {s.name: {k: int((self.record_source.loc[v] == s.name).sum()) for k, v in self.splits.items()}
+                      for s in self.sources}
         out = {"root": str(self.sources[0].root) if len(self.sources) == 1 else [str(s.root) for s in self.sources],
                "sources": [s.describe() for s in self.sources], "fs": self.fs, "task": self.task,
                "classes": self.classes, "sizes": {k: int(len(v)) for k, v in self.splits.items()},

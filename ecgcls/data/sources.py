@@ -19,8 +19,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from ecgcls.data.ptbxl import (check_patients_disjoint, derive_labels, drop_rare_classes, load_database, make_splits,
-                               resolve_root)
+from ecgcls.data.ptbxl import check_patients_disjoint, derive_labels, drop_rare_classes, make_splits, resolve_root
 
 log = logging.getLogger(__name__)
 
@@ -73,11 +72,9 @@ def resolve_sources(specs: Sequence[Mapping[str, Any]], cache_dir: str | Path = 
     return out
 
 
-def merge_databases(sources: Sequence[Source], dbs: Sequence[pd.DataFrame] | None = None) -> pd.DataFrame:
-    """The sources' ``ptbxl_database.csv`` tables as one, indexed by ``ecg_id``, with a ``source`` column.
-
-    An ``ecg_id`` in two sources raises ``ValueError`` naming both and the first few ids."""
-    dbs = [load_database(s.root) for s in sources] if dbs is None else list(dbs)
+def merge_databases(sources: Sequence[Source], dbs: Sequence[pd.DataFrame]) -> pd.DataFrame:
+    """The sources' ``ptbxl_database.csv`` tables (``dbs``, in the sources' order) as one, indexed by ``ecg_id``,
+    with a ``source`` column. An ``ecg_id`` in two sources raises ``ValueError`` naming both and the first few ids."""
     seen: dict[int, str] = {}
     for s, db in zip(sources, dbs):
         twice = [int(i) for i in db.index if int(i) in seen]

@@ -47,10 +47,6 @@ def card_from_run(metrics: dict, overrides: list[str] | None = None, note: str =
                                           "ablation_macro_auroc", "per_layout", "curriculum", "tags") if k in metrics}
     if isinstance(card.get("data"), dict):
         card["data"] = {k: v for k, v in card["data"].items() if k != "split_ids"}
-        srcs = card["data"].get("sources") or []
-        if "folds" not in card["data"] and srcs:  # (runs of several sources before metrics.json wrote their folds)
-            card["data"]["folds"] = {k: {s["name"]: s["folds"][k] for s in srcs if k in s["folds"]}
-                                     for k in card["data"].get("sizes", {})}
     if overrides is not None:
         card["command"] = " ".join(["python train.py", *overrides])
     if (config or {}).get("init_from"):
